@@ -1,0 +1,508 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// BroadcastResult is the outcome of a broadcast: one DeliveryResult per
+// webhook reached, in the order the webhooks were created.
+type BroadcastResult struct {
+	EventCode  string
+	Deliveries []DeliveryResult
+	// HistoryErr is set when some attempts could not be recorded in
+	// webhook_history. The deliveries themselves happened as reported.
+	HistoryErr error
+}
+
+// Failed returns the deliveries that did not succeed.
+func (r *BroadcastResult) Failed() []DeliveryResult {
+	var out []DeliveryResult
+	for _, d := range r.Deliveries {
+		if !d.Success {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// DeliveryResult is the outcome of delivering one event to one webhook,
+// after all its attempts.
+type DeliveryResult struct {
+	WebhookCode string
+	ScopeType   string
+	ScopeCode   string
+	DeliveryID  string
+	Method      string
+	Endpoint    string
+	// StatusCode of the last response; 0 when none arrived.
+	StatusCode int
+	Success    bool
+	// Attempts is the number of attempts made, retries included.
+	Attempts int
+	// Duration is the time from the first attempt to the end of the last.
+	Duration time.Duration
+	// Err says why the delivery failed; nil on success. It wraps
+	// ErrUnexpectedStatus, ErrDecrypt, ErrInvalidWebhook or the network
+	// error, and never contains a credential.
+	Err error
+}
+
+// Backoff returns how long to wait before the attempt that follows attempt
+// number attempt (1 for the first) of a webhook whose retry interval is
+// interval. retryAfter is the delay asked for by the endpoint's Retry-After
+// header, or zero. The result is capped by Config.MaxRetryDelay.
+type Backoff func(attempt int, interval, retryAfter time.Duration) time.Duration
+
+// DefaultBackoff doubles interval after each attempt and adds ±20% jitter,
+// so that many failing deliveries do not retry in lockstep; a longer
+// Retry-After wins.
+func DefaultBackoff(attempt int, interval, retryAfter time.Duration) time.Duration {
+	d := interval
+	for i := 1; i < attempt && d < time.Hour; i++ {
+		d *= 2
+	}
+	if d > 0 {
+		d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	}
+	return max(d, retryAfter)
+}
+
+// target is one resolved webhook of a broadcast.
+type target struct {
+	row  webhookRow
+	wh   WebhookConfig
+	err error // decoding failed: decrypt or malformed extra_info
+}
+
+// Broadcast sends the event to every enabled webhook of the given scopes
+// that subscribes to it (or to AllEvents), each at most once, and waits for
+// all of them. Webhooks are sent concurrently, at most Config.MaxConcurrency
+// at once; each retries on failure as its configuration says. Every attempt
+// is recorded in history.
+//
+// extraInfo overlays the event's stored info in the body. A "delivery_id"
+// key in it is removed from the info and used as the delivery id of every
+// webhook of the broadcast; otherwise each delivery gets a fresh 32-hex id.
+//
+// A webhook that fails, or whose credentials do not decrypt, never stops the
+// others: its DeliveryResult says what happened. The error is non-nil only
+// for what stopped the whole broadcast: an unknown event (ErrEventNotFound,
+// nothing sent), invalid arguments, or a database failure while resolving.
+func (c *Client) Broadcast(ctx context.Context, eventCode string, scopes []Scope, extraInfo map[string]any) (*BroadcastResult, error) {
+	if eventCode == "" {
+		return nil, fmt.Errorf("%w: event code is empty", ErrInvalidArgument)
+	}
+	deliveryID, info, err := splitExtraInfo(extraInfo)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := c.Event(ctx, eventCode)
+	if err != nil {
+		return nil, err
+	}
+	bi := &BroadcastInfo{Event: ev, Scopes: append([]Scope(nil), scopes...), ExtraInfo: info}
+	if h := c.cfg.Hooks.BeforeBroadcast; h != nil {
+		c.hook("BeforeBroadcast", func() { h(ctx, bi) })
+	}
+	merged := make(map[string]any, len(ev.Info)+len(info))
+	for k, v := range ev.Info {
+		merged[k] = v
+	}
+	for k, v := range info {
+		merged[k] = v
+	}
+	eventJSON, err := marshalJSON(eventPayload{Code: ev.Code, Name: ev.Name, Description: ev.Description, Info: merged})
+	if err != nil {
+		return nil, fmt.Errorf("%w: extra info cannot be encoded as JSON: %v", ErrInvalidArgument, err)
+	}
+	targets, err := c.resolve(ctx, eventCode, scopes)
+	if err != nil {
+		return nil, err
+	}
+	res := &BroadcastResult{EventCode: eventCode, Deliveries: make([]DeliveryResult, len(targets))}
+	if len(targets) > 0 {
+		hw := c.newHistoryWriter(ctx, len(targets)+8)
+		if len(targets) == 1 {
+			res.Deliveries[0] = c.deliver(ctx, ev.Code, &targets[0], eventJSON, deliveryID, hw)
+		} else {
+			sem := make(chan struct{}, c.maxConcurrency)
+			var wg sync.WaitGroup
+			for i := range targets {
+				sem <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					res.Deliveries[i] = c.deliver(ctx, ev.Code, &targets[i], eventJSON, deliveryID, hw)
+				}()
+			}
+			wg.Wait()
+		}
+		res.HistoryErr = hw.close()
+	}
+	if h := c.cfg.Hooks.AfterBroadcast; h != nil {
+		c.hook("AfterBroadcast", func() { h(ctx, bi, res) })
+	}
+	return res, nil
+}
+
+// splitExtraInfo copies extraInfo without its "delivery_id" key and returns
+// that key's value, validated.
+func splitExtraInfo(extraInfo map[string]any) (string, map[string]any, error) {
+	info := make(map[string]any, len(extraInfo))
+	var id string
+	for k, v := range extraInfo {
+		if k != "delivery_id" {
+			info[k] = v
+			continue
+		}
+		switch x := v.(type) {
+		case nil:
+		case string:
+			id = x
+		case json.Number:
+			id = x.String()
+		case int, int32, int64, uint, uint32, uint64:
+			id = fmt.Sprint(x)
+		case float64:
+			id = strconv.FormatFloat(x, 'f', -1, 64)
+		default:
+			return "", nil, fmt.Errorf("%w: extra info delivery_id is %T, want a string", ErrInvalidArgument, v)
+		}
+	}
+	if len(id) > maxDeliveryID || !utf8.ValidString(id) || !validHeaderValue(id) {
+		return "", nil, fmt.Errorf("%w: extra info delivery_id must be printable UTF-8 of at most %d bytes", ErrInvalidArgument, maxDeliveryID)
+	}
+	return id, info, nil
+}
+
+// resolve finds, in one query, the enabled webhooks of the scopes that
+// subscribe to the event or to AllEvents.
+func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) ([]target, error) {
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	seen := make(map[Scope]bool, len(scopes))
+	pairs := make([][]any, 0, len(scopes))
+	for _, s := range scopes {
+		if !seen[s] {
+			seen[s] = true
+			pairs = append(pairs, []any{s.Type, s.Code})
+		}
+	}
+	var rows []webhookRow
+	err := c.dbCtx(ctx).
+		Where("enable_webhook = ?", true).
+		Where("(scope_type, scope_code) IN ?", pairs).
+		Where(`EXISTS (SELECT 1 FROM webhook_subscription s WHERE s.scope_type = webhook_webhook.scope_type
+			AND s.scope_code = webhook_webhook.scope_code AND s.webhook_code = webhook_webhook.code
+			AND s.event_code IN ?)`, []string{eventCode, AllEvents}).
+		Order("id").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("webhook: resolving webhooks of event %q: %w", eventCode, err)
+	}
+	targets := make([]target, len(rows))
+	for i := range rows {
+		targets[i].row = rows[i]
+		targets[i].wh, targets[i].err = c.decodeWebhook(&rows[i])
+	}
+	return targets, nil
+}
+
+// deliver runs every attempt of one delivery and records each in history.
+func (c *Client) deliver(ctx context.Context, eventCode string, t *target, eventJSON []byte, deliveryID string, hw *historyWriter) (res DeliveryResult) {
+	if deliveryID == "" {
+		deliveryID = newDeliveryID()
+	}
+	res = DeliveryResult{
+		WebhookCode: t.row.Code, ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
+		DeliveryID: deliveryID, Method: t.wh.method(), Endpoint: t.row.Endpoint,
+	}
+	base := historyRow{
+		WebhookCode: t.row.Code, EventCode: eventCode, DeliveryID: deliveryID,
+		ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("webhook: delivery panicked", "webhook", t.row.Code, "delivery_id", deliveryID, "panic", r)
+			res.Success = false
+			res.Err = fmt.Errorf("webhook: internal error while delivering to %q: %v", t.row.Code, r)
+		}
+	}()
+	fail := func(err error) DeliveryResult {
+		res.Attempts, res.Err = 1, err
+		row := base
+		row.CreatedAt = c.now().UTC()
+		row.Attempt = 1
+		msg := err.Error()
+		row.ErrorMessage = &msg
+		row.ExtraInfo, _ = marshalJSON(historyExtra{Request: HistoryRequest{URL: redactURL(t.row.Endpoint), Method: res.Method}})
+		hw.record(&row)
+		c.log.Warn("webhook: delivery not attempted", "webhook", t.row.Code, "scope", t.row.ScopeType+"/"+t.row.ScopeCode, "delivery_id", deliveryID, "err", err)
+		return res
+	}
+	if t.err != nil {
+		return fail(t.err)
+	}
+	wh := &t.wh
+	out, err := buildRequest(wh, eventJSON, deliveryID)
+	if err != nil {
+		return fail(err)
+	}
+	scrub := newScrubber(out.secrets)
+	timeout := wh.Timeout
+	if timeout <= 0 {
+		timeout = c.cfg.Timeout
+	}
+	interval := wh.RetryInterval
+	if interval <= 0 {
+		interval = DefaultRetryInterval
+	}
+	client := c.http
+	if wh.InsecureSkipVerify {
+		client = c.insecureHTTP
+	}
+	shown := redactedHeader(out.header, wh)
+	recReq := HistoryRequest{
+		URL: redactURL(out.endpoint), Method: out.method, Header: flatHeader(shown),
+		Timeout: seconds(timeout), Verify: !wh.InsecureSkipVerify,
+	}
+	if len(out.params) > 0 {
+		recReq.Params = make(map[string]any, len(out.params))
+		for k, v := range out.params {
+			recReq.Params[k] = v
+		}
+	}
+	if out.jsonBody && json.Valid(out.body) {
+		recReq.JSON = out.body
+	} else {
+		recReq.Form = string(out.body)
+	}
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		info := &AttemptInfo{
+			EventCode: eventCode, WebhookCode: t.row.Code, Scope: Scope{t.row.ScopeType, t.row.ScopeCode},
+			DeliveryID: deliveryID, Attempt: attempt, Method: out.method, URL: redactURL(out.url),
+			Header: shown, Body: out.body,
+		}
+		if h := c.cfg.Hooks.BeforeAttempt; h != nil {
+			c.hook("BeforeAttempt", func() { h(ctx, info) })
+		}
+		ar, retryAfter, resp := c.attempt(ctx, client, out, timeout, scrub)
+		res.Attempts, res.StatusCode, res.Success, res.Err = attempt, ar.StatusCode, ar.Success, ar.Err
+		retry := !ar.Success && attempt <= wh.RetryTimes && retryable(ar) && ctx.Err() == nil
+		if retry {
+			ar.WillRetry = true
+			ar.RetryIn = min(c.backoff(attempt, interval, retryAfter), c.cfg.MaxRetryDelay)
+		}
+
+		row := base
+		row.CreatedAt = c.now().UTC()
+		row.Success = ar.Success
+		row.Attempt = attempt
+		us := ar.Duration.Microseconds()
+		row.DurationUS = &us
+		if ar.StatusCode != 0 {
+			sc := ar.StatusCode
+			row.StatusCode = &sc
+		}
+		if ar.Err != nil {
+			msg := ar.Err.Error()
+			row.ErrorMessage = &msg
+		}
+		row.ExtraInfo, _ = marshalJSON(historyExtra{Request: recReq, Response: resp})
+		hw.record(&row)
+
+		if h := c.cfg.Hooks.AfterAttempt; h != nil {
+			c.hook("AfterAttempt", func() { h(ctx, info, ar) })
+		}
+		lvl := c.log.Info
+		if !ar.Success {
+			lvl = c.log.Warn
+		}
+		lvl("webhook: delivery attempt", "event", eventCode, "webhook", t.row.Code, "scope", t.row.ScopeType+"/"+t.row.ScopeCode,
+			"delivery_id", deliveryID, "attempt", attempt, "status", ar.StatusCode, "success", ar.Success,
+			"duration", ar.Duration, "err", ar.Err, "retry_in", ar.RetryIn)
+		if !retry {
+			break
+		}
+		timer := time.NewTimer(ar.RetryIn)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			res.Err = fmt.Errorf("webhook: delivery to %q abandoned before attempt %d: %w (last failure: %w)", t.row.Code, attempt+1, ctx.Err(), ar.Err)
+			res.Duration = time.Since(start)
+			return res
+		case <-timer.C:
+		}
+	}
+	res.Duration = time.Since(start)
+	return res
+}
+
+// attempt sends one request and reads the response up to the configured cap.
+func (c *Client) attempt(ctx context.Context, client *http.Client, out *outgoing, timeout time.Duration, scrub scrubber) (*AttemptResult, time.Duration, *HistoryResponse) {
+	ar := &AttemptResult{}
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, out.method, out.url, bytes.NewReader(out.body))
+	if err != nil {
+		ar.Err = fmt.Errorf("%w: cannot build the request: %v", ErrInvalidWebhook, redactURLError(err))
+		return ar, 0, nil
+	}
+	req.Header = out.header.Clone()
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		ar.Duration = time.Since(start)
+		ar.Err = c.networkError(ctx, actx, out, timeout, err, scrub)
+		return ar, 0, nil
+	}
+	body, truncated, readErr := readCapped(resp.Body, c.cfg.MaxResponseBodyBytes)
+	ar.Duration = time.Since(start)
+	ar.StatusCode = resp.StatusCode
+	ar.ResponseBody = []byte(scrub.string(string(body)))
+	hr := &HistoryResponse{
+		StatusCode: resp.StatusCode, Header: flatHeader(resp.Header),
+		Body: string(ar.ResponseBody), BodyTruncated: truncated,
+	}
+	for k, v := range hr.Header {
+		hr.Header[k] = scrub.string(v)
+	}
+	switch {
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		ar.Err = fmt.Errorf("webhook: %s %s answered %d %s: %w", out.method, redactURL(out.endpoint), resp.StatusCode, http.StatusText(resp.StatusCode), ErrUnexpectedStatus)
+	case readErr != nil:
+		ar.Err = fmt.Errorf("webhook: reading the response of %s %s: %w", out.method, redactURL(out.endpoint), c.networkError(ctx, actx, out, timeout, readErr, scrub))
+	default:
+		ar.Success = true
+	}
+	return ar, retryAfter(resp.Header, c.now()), hr
+}
+
+// networkError turns a transport error into a message that names the
+// endpoint (credentials redacted) and says whether it was the timeout.
+func (c *Client) networkError(parent, actx context.Context, out *outgoing, timeout time.Duration, err error, scrub scrubber) error {
+	if parent.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("webhook: %s %s timed out after %s: %w", out.method, redactURL(out.endpoint), timeout, context.DeadlineExceeded)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &scrubbedError{msg: fmt.Sprintf("webhook: %s %s failed: %s", out.method, redactURL(out.endpoint), scrub.string(err.Error())), err: err}
+}
+
+// scrubbedError keeps the cause for errors.Is while its message is
+// free of credentials.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// readCapped reads up to limit bytes of body, then discards up to 1 MiB more
+// so the connection can be reused, and closes it.
+func readCapped(body io.ReadCloser, limit int) ([]byte, bool, error) {
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, int64(limit)+1))
+	truncated := len(b) > limit
+	if truncated {
+		b = b[:limit]
+		_, _ = io.CopyN(io.Discard, body, 1<<20)
+	}
+	return b, truncated, err
+}
+
+// retryable reports whether a failed attempt is worth repeating: network
+// failures and every non-2xx status but 410 Gone (the endpoint is gone for
+// good) and configuration errors.
+func retryable(ar *AttemptResult) bool {
+	if ar.StatusCode == http.StatusGone {
+		return false
+	}
+	return !errors.Is(ar.Err, ErrInvalidWebhook) && !errors.Is(ar.Err, ErrDecrypt)
+}
+
+// retryAfter parses a Retry-After header (seconds or an HTTP date).
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 {
+			return 0
+		}
+		return time.Duration(min(n, 86400)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+// redactURL returns the URL with any password replaced, for records.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Redacted()
+}
+
+func flatHeader(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		out[k] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+// VerifyEndpoint sends one test request to a webhook configuration that need
+// not be saved, with the body of a "webhook_test" event, and reports what
+// happened. It makes no retry, records no history and calls no hook. The
+// error is ErrInvalidWebhook for an invalid configuration (then the result
+// is nil), or the delivery's failure (then the result says more).
+func (c *Client) VerifyEndpoint(ctx context.Context, wh WebhookConfig) (*DeliveryResult, error) {
+	wh = wh.clone()
+	if msg := wh.validate(); msg != "" {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidWebhook, msg)
+	}
+	eventJSON, _ := marshalJSON(eventPayload{
+		Code: "webhook_test", Name: "Webhook test",
+		Description: "a test request sent to verify the endpoint", Info: map[string]any{},
+	})
+	id := newDeliveryID()
+	res := &DeliveryResult{WebhookCode: wh.Code, DeliveryID: id, Method: wh.method(), Endpoint: wh.Endpoint, Attempts: 1}
+	out, err := buildRequest(&wh, eventJSON, id)
+	if err != nil {
+		res.Err = err
+		return res, err
+	}
+	timeout := wh.Timeout
+	if timeout <= 0 {
+		timeout = c.cfg.Timeout
+	}
+	client := c.http
+	if wh.InsecureSkipVerify {
+		client = c.insecureHTTP
+	}
+	ar, _, _ := c.attempt(ctx, client, out, timeout, newScrubber(out.secrets))
+	res.StatusCode, res.Success, res.Duration, res.Err = ar.StatusCode, ar.Success, ar.Duration, ar.Err
+	return res, res.Err
+}

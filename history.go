@@ -1,0 +1,237 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// History is one delivery attempt as recorded in webhook_history: what was
+// sent, what came back. Credentials are redacted in everything recorded.
+// Rows written by the Python package have Attempt 1 and no duration or
+// error text.
+type History struct {
+	ID          int64
+	DeliveryID  string
+	WebhookCode string
+	EventCode   string
+	ScopeType   string
+	ScopeCode   string
+	CreatedAt   time.Time
+	Success     bool
+	// StatusCode is 0 when no response arrived.
+	StatusCode int
+	// Attempt is 1 for the first request of a delivery.
+	Attempt  int
+	Duration time.Duration
+	// Error says why the attempt failed; empty on success.
+	Error    string
+	Request  HistoryRequest
+	Response HistoryResponse
+	// ExtraInfo is the raw extra_info column.
+	ExtraInfo json.RawMessage
+}
+
+// HistoryRequest is the request part of a history row.
+type HistoryRequest struct {
+	URL    string            `json:"url"`
+	Method string            `json:"method"`
+	Params map[string]any    `json:"params,omitempty"`
+	Header map[string]string `json:"headers,omitempty"`
+	// JSON is the body when it was JSON (the Python package's "json" key).
+	JSON json.RawMessage `json:"json,omitempty"`
+	// Form is the body when it was form-encoded.
+	Form    string   `json:"data,omitempty"`
+	Timeout *float64 `json:"timeout"`
+	Verify  bool     `json:"verify"`
+}
+
+// HistoryResponse is the response part of a history row. Rows written by the
+// Python package keep only the parsed response body, in Body.
+type HistoryResponse struct {
+	StatusCode    int               `json:"status_code,omitempty"`
+	Header        map[string]string `json:"headers,omitempty"`
+	Body          string            `json:"body"`
+	BodyTruncated bool              `json:"body_truncated,omitempty"`
+}
+
+type historyExtra struct {
+	Request  HistoryRequest   `json:"request"`
+	Response *HistoryResponse `json:"response"`
+}
+
+// HistoryQuery filters History. Zero fields do not filter.
+type HistoryQuery struct {
+	DeliveryID  string
+	WebhookCode string
+	EventCode   string
+	ScopeType   string
+	ScopeCode   string
+	Success     *bool
+	StatusCode  int
+	// Since and Until bound created_at: Since <= created_at < Until.
+	Since time.Time
+	Until time.Time
+	// BeforeID returns only rows with a smaller id: pass the last ID of a
+	// page to get the next one (keyset pagination).
+	BeforeID int64
+	// Limit is the maximum number of rows. Zero means DefaultHistoryLimit;
+	// at most MaxHistoryLimit.
+	Limit int
+}
+
+// History returns recorded attempts, newest first.
+func (c *Client) History(ctx context.Context, q HistoryQuery) ([]History, error) {
+	if q.Limit < 0 {
+		return nil, fmt.Errorf("%w: history limit is negative", ErrInvalidArgument)
+	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = DefaultHistoryLimit
+	}
+	limit = min(limit, MaxHistoryLimit)
+	db := c.dbCtx(ctx).Model(&historyRow{})
+	for col, v := range map[string]string{
+		"delivery_id": q.DeliveryID, "webhook_code": q.WebhookCode, "event_code": q.EventCode,
+		"scope_type": q.ScopeType, "scope_code": q.ScopeCode,
+	} {
+		if v != "" {
+			db = db.Where(col+" = ?", v)
+		}
+	}
+	if q.Success != nil {
+		db = db.Where("success = ?", *q.Success)
+	}
+	if q.StatusCode != 0 {
+		db = db.Where("status_code = ?", q.StatusCode)
+	}
+	if !q.Since.IsZero() {
+		db = db.Where("created_at >= ?", q.Since.UTC())
+	}
+	if !q.Until.IsZero() {
+		db = db.Where("created_at < ?", q.Until.UTC())
+	}
+	if q.BeforeID > 0 {
+		db = db.Where("id < ?", q.BeforeID)
+	}
+	var rows []historyRow
+	if err := db.Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("webhook: loading history: %w", err)
+	}
+	out := make([]History, len(rows))
+	for i := range rows {
+		out[i] = rows[i].history()
+	}
+	return out, nil
+}
+
+func (r *historyRow) history() History {
+	h := History{
+		ID: r.ID, DeliveryID: r.DeliveryID, WebhookCode: r.WebhookCode, EventCode: r.EventCode,
+		ScopeType: r.ScopeType, ScopeCode: r.ScopeCode, CreatedAt: r.CreatedAt, Success: r.Success,
+		Attempt: max(r.Attempt, 1), ExtraInfo: json.RawMessage(r.ExtraInfo),
+	}
+	if r.StatusCode != nil {
+		h.StatusCode = *r.StatusCode
+	}
+	if r.DurationUS != nil {
+		h.Duration = time.Duration(*r.DurationUS) * time.Microsecond
+	}
+	if r.ErrorMessage != nil {
+		h.Error = *r.ErrorMessage
+	}
+	var raw struct {
+		Request  json.RawMessage `json:"request"`
+		Response json.RawMessage `json:"response"`
+	}
+	if json.Unmarshal(r.ExtraInfo, &raw) != nil {
+		return h
+	}
+	_ = json.Unmarshal(raw.Request, &h.Request)
+	resp := bytes.TrimSpace(raw.Response)
+	if len(resp) == 0 || string(resp) == "null" {
+		return h
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(resp, &probe) == nil {
+		if _, ours := probe["status_code"]; ours {
+			if _, hasBody := probe["body"]; hasBody && json.Unmarshal(resp, &h.Response) == nil {
+				return h
+			}
+		}
+	}
+	h.Response = HistoryResponse{StatusCode: h.StatusCode, Body: string(resp)} // a Python row: the parsed body
+	return h
+}
+
+// historyWriter records the attempts of one broadcast from a single
+// goroutine, inserting whatever has accumulated in one statement, so that
+// parallel deliveries do not contend for the database.
+type historyWriter struct {
+	c    *Client
+	ctx  context.Context
+	ch   chan *historyRow
+	done chan struct{}
+	err  error
+}
+
+func (c *Client) newHistoryWriter(ctx context.Context, capacity int) *historyWriter {
+	w := &historyWriter{
+		c:    c,
+		ctx:  context.WithoutCancel(ctx), // what was sent is recorded even if the caller gave up
+		ch:   make(chan *historyRow, capacity),
+		done: make(chan struct{}),
+	}
+	go w.run()
+	return w
+}
+
+func (w *historyWriter) run() {
+	defer close(w.done)
+	batch := make([]*historyRow, 0, 16)
+	for row := range w.ch {
+		batch = append(batch[:0], row)
+	drain:
+		for len(batch) < 500 {
+			select {
+			case r, ok := <-w.ch:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		if err := w.c.insertHistory(w.ctx, batch); err != nil {
+			w.c.log.Error("webhook: recording history failed", "rows", len(batch), "err", err)
+			w.err = errors.Join(w.err, err)
+		}
+	}
+}
+
+// record queues a row; it never blocks for long since the channel holds
+// every attempt the broadcast can make before a retry wait.
+func (w *historyWriter) record(row *historyRow) { w.ch <- row }
+
+// close waits until every queued row is written and returns the errors met.
+func (w *historyWriter) close() error {
+	close(w.ch)
+	<-w.done
+	return w.err
+}
+
+func (c *Client) insertHistory(ctx context.Context, rows []*historyRow) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := c.db.WithContext(ctx).Session(&gorm.Session{SkipHooks: true}).CreateInBatches(rows, 200).Error
+	if err != nil {
+		return fmt.Errorf("webhook: recording %d history row(s): %w", len(rows), err)
+	}
+	return nil
+}

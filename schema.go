@@ -1,0 +1,179 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+)
+
+// The tables, columns and index names are those of the Python package
+// bkflow-django-webhook (migrations 0001 to 0005), so that both can share one
+// database. Columns the library adds are nullable or have a default, so the
+// Python package keeps inserting rows without knowing them.
+
+// jsonText is a JSON column: text on SQLite, jsonb on PostgreSQL, JSON on
+// MySQL. A nil value is SQL NULL.
+type jsonText []byte
+
+// Value implements driver.Valuer.
+func (j jsonText) Value() (driver.Value, error) {
+	if len(j) == 0 {
+		return nil, nil
+	}
+	return string(j), nil
+}
+
+// Scan implements sql.Scanner.
+func (j *jsonText) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*j = nil
+	case []byte:
+		*j = append((*j)[:0], v...)
+	case string:
+		*j = jsonText(v)
+	default:
+		return fmt.Errorf("webhook: cannot scan %T into a JSON column", src)
+	}
+	return nil
+}
+
+// GormDBDataType chooses the column type per dialect.
+func (jsonText) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
+	switch db.Dialector.Name() {
+	case "postgres":
+		return "jsonb"
+	case "mysql":
+		return "JSON"
+	default:
+		return "text"
+	}
+}
+
+type eventRow struct {
+	Code        string   `gorm:"column:code;primaryKey;type:varchar(255)"`
+	Name        string   `gorm:"column:name;type:varchar(255);not null"`
+	Description *string  `gorm:"column:description;type:text"`
+	Info        jsonText `gorm:"column:info"`
+}
+
+func (eventRow) TableName() string { return "webhook_event" }
+
+type webhookRow struct {
+	ID            int64    `gorm:"column:id;primaryKey;autoIncrement"`
+	Code          string   `gorm:"column:code;type:varchar(255);not null;uniqueIndex:webhook_webhook_scope_type_scope_code_code_7887cf8a_uniq,priority:3"`
+	Name          string   `gorm:"column:name;type:varchar(255);not null"`
+	Endpoint      string   `gorm:"column:endpoint;type:varchar(200);not null"`
+	ScopeType     string   `gorm:"column:scope_type;type:varchar(64);not null;uniqueIndex:webhook_webhook_scope_type_scope_code_code_7887cf8a_uniq,priority:1"`
+	ScopeCode     string   `gorm:"column:scope_code;type:varchar(64);not null;uniqueIndex:webhook_webhook_scope_type_scope_code_code_7887cf8a_uniq,priority:2"`
+	ExtraInfo     jsonText `gorm:"column:extra_info"`
+	Method        string   `gorm:"column:method;type:varchar(10);not null"`
+	EnableWebhook bool     `gorm:"column:enable_webhook;not null"`
+}
+
+func (webhookRow) TableName() string { return "webhook_webhook" }
+
+type subscriptionRow struct {
+	ID          int64  `gorm:"column:id;primaryKey;autoIncrement"`
+	WebhookCode string `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_subscription_webhook_code_2d55a98d;index:webhook_subscription_scope_type_scope_code_event_code_webhook_code_a6a01140_idx,priority:4"`
+	EventCode   string `gorm:"column:event_code;type:varchar(255);not null;index:webhook_subscription_event_code_431c979d;index:webhook_subscription_scope_type_scope_code_event_code_webhook_code_a6a01140_idx,priority:3"`
+	ScopeType   string `gorm:"column:scope_type;type:varchar(64);not null;index:webhook_subscription_scope_type_scope_code_event_code_webhook_code_a6a01140_idx,priority:1"`
+	ScopeCode   string `gorm:"column:scope_code;type:varchar(64);not null;index:webhook_subscription_scope_type_scope_code_event_code_webhook_code_a6a01140_idx,priority:2"`
+}
+
+func (subscriptionRow) TableName() string { return "webhook_subscription" }
+
+type scopeRow struct {
+	ID   int64  `gorm:"column:id;primaryKey;autoIncrement"`
+	Type string `gorm:"column:type;type:varchar(64);not null;uniqueIndex:webhook_scope_type_code_6cbfccd0_uniq,priority:1"`
+	Code string `gorm:"column:code;type:varchar(64);not null;uniqueIndex:webhook_scope_type_code_6cbfccd0_uniq,priority:2"`
+}
+
+func (scopeRow) TableName() string { return "webhook_scope" }
+
+type historyRow struct {
+	ID          int64     `gorm:"column:id;primaryKey;autoIncrement"`
+	WebhookCode string    `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_history_webhook_code_15fd4c86;index:webhook_history_scope_type_scope_code_webhook_code_event_code_d7a03ec6_idx,priority:3"`
+	EventCode   string    `gorm:"column:event_code;type:varchar(255);not null;index:webhook_history_event_code_b7ecb177;index:webhook_history_scope_type_scope_code_webhook_code_event_code_d7a03ec6_idx,priority:4"`
+	CreatedAt   time.Time `gorm:"column:created_at;not null;autoCreateTime:false;index:webhook_history_created_at_adfacf62"`
+	Success     bool      `gorm:"column:success;not null"`
+	StatusCode  *int      `gorm:"column:status_code"`
+	DeliveryID  string    `gorm:"column:delivery_id;type:varchar(64);not null;index:webhook_history_delivery_id_87491240"`
+	ScopeType   string    `gorm:"column:scope_type;type:varchar(64);not null;index:webhook_history_scope_type_scope_code_webhook_code_event_code_d7a03ec6_idx,priority:1"`
+	ScopeCode   string    `gorm:"column:scope_code;type:varchar(64);not null;index:webhook_history_scope_type_scope_code_webhook_code_event_code_d7a03ec6_idx,priority:2"`
+	ExtraInfo   jsonText  `gorm:"column:extra_info"`
+	// Columns added by this library; all nullable or defaulted.
+	Attempt      int     `gorm:"column:attempt;not null;default:1"`
+	DurationUS   *int64  `gorm:"column:duration_us"`
+	ErrorMessage *string `gorm:"column:error_message;type:text"`
+}
+
+func (historyRow) TableName() string { return "webhook_history" }
+
+// addedColumns are the columns this library adds to the Python package's
+// tables; Migrate adds those that are missing.
+var addedColumns = []struct {
+	model any
+	field string
+}{
+	{&historyRow{}, "Attempt"},
+	{&historyRow{}, "DurationUS"},
+	{&historyRow{}, "ErrorMessage"},
+}
+
+// Migrate creates the tables, or brings tables created by the Python package
+// (or an older version of this library) up to date by adding the missing
+// columns and indexes. It never drops or retypes a column, so the Python
+// package keeps working on the same database. It is idempotent.
+func (c *Client) Migrate(ctx context.Context) error {
+	db := c.dbCtx(ctx)
+	m := db.Migrator()
+	models := []any{&eventRow{}, &webhookRow{}, &subscriptionRow{}, &scopeRow{}, &historyRow{}}
+	for _, model := range models {
+		if !m.HasTable(model) {
+			if err := m.CreateTable(model); err != nil {
+				return fmt.Errorf("webhook: migrate: creating table for %T: %w", model, err)
+			}
+			continue
+		}
+		for _, col := range addedColumns {
+			if fmt.Sprintf("%T", col.model) != fmt.Sprintf("%T", model) || m.HasColumn(model, col.field) {
+				continue
+			}
+			if err := m.AddColumn(model, col.field); err != nil {
+				return fmt.Errorf("webhook: migrate: adding column %s: %w", col.field, err)
+			}
+		}
+		stmt := &gorm.Statement{DB: db}
+		if err := stmt.Parse(model); err != nil {
+			return fmt.Errorf("webhook: migrate: %w", err)
+		}
+		for _, idx := range stmt.Schema.ParseIndexes() {
+			if m.HasIndex(model, idx.Name) {
+				continue
+			}
+			if err := m.CreateIndex(model, idx.Name); err != nil {
+				return fmt.Errorf("webhook: migrate: creating index %s: %w", idx.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// marshalJSON encodes v without escaping <, > and &, which webhook receivers
+// and history readers would otherwise see as \u003c sequences.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

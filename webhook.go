@@ -1,0 +1,219 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Version is the library's version, sent in the User-Agent header.
+const Version = "0.1.0"
+
+// UserAgent is the User-Agent header sent with every request.
+const UserAgent = "scopehook-webhook/" + Version
+
+// Defaults used where a Config field is left at its zero value.
+const (
+	// DefaultTimeout bounds one request of a webhook that sets no timeout.
+	DefaultTimeout = 10 * time.Second
+	// DefaultMaxConcurrency bounds how many webhooks of one broadcast are in
+	// flight at once.
+	DefaultMaxConcurrency = 32
+	// DefaultMaxResponseBodyBytes is how much of a response body history keeps.
+	DefaultMaxResponseBodyBytes = 64 << 10
+	// DefaultRetryInterval is the first delay between attempts of a webhook
+	// whose interval is zero or unset.
+	DefaultRetryInterval = 2 * time.Second
+	// DefaultMaxRetryDelay caps one delay between attempts of Broadcast,
+	// including a delay asked for by a Retry-After header.
+	DefaultMaxRetryDelay = 30 * time.Second
+	// DefaultHistoryLimit is the number of rows History returns when the
+	// query sets no limit.
+	DefaultHistoryLimit = 100
+	// MaxHistoryLimit is the largest number of rows one History call returns.
+	MaxHistoryLimit = 10000
+)
+
+// Config configures a Client. The zero value of every field but PrivateSecret
+// means its documented default.
+type Config struct {
+	// PrivateSecret encrypts credentials at rest (auth tokens, passwords and
+	// header values). Required. Use a long random string and keep it out of
+	// the source; it plays the role of the Python package's PRIVATE_SECRET,
+	// and using the same value lets both read each other's credentials.
+	PrivateSecret string
+
+	// OldPrivateSecrets are tried, after PrivateSecret, to decrypt
+	// credentials written before a change of secret. Nothing is ever
+	// written with them.
+	OldPrivateSecrets []string
+
+	// LegacyFernet makes new credentials use the Python package's Fernet
+	// format, so that a Python service sharing the database can read them.
+	// Defaults to false: XChaCha20-Poly1305 under an HKDF-derived key.
+	LegacyFernet bool
+
+	// HTTPClient sends the requests. The library uses a copy that never
+	// follows redirects. Defaults to a client with a pooled transport sized
+	// for concurrent delivery.
+	HTTPClient *http.Client
+
+	// Timeout bounds one request of a webhook that sets no timeout of its
+	// own. Defaults to DefaultTimeout.
+	Timeout time.Duration
+
+	// MaxConcurrency bounds how many webhooks of one broadcast are sent at
+	// once. Defaults to DefaultMaxConcurrency.
+	MaxConcurrency int
+
+	// MaxResponseBodyBytes is how much of each response body is read and
+	// kept in history; the rest is discarded. Defaults to
+	// DefaultMaxResponseBodyBytes.
+	MaxResponseBodyBytes int
+
+	// MaxRetryDelay caps one delay between two attempts of a webhook,
+	// including a Retry-After asked for by the endpoint. Defaults to
+	// DefaultMaxRetryDelay.
+	MaxRetryDelay time.Duration
+
+	// Backoff computes the delay before a retry. Defaults to DefaultBackoff.
+	Backoff Backoff
+
+	// Logger receives the library's log lines. Credentials never appear in
+	// them. Defaults to a logger that discards everything.
+	Logger *slog.Logger
+
+	// Now returns the current time, for history timestamps. Defaults to
+	// time.Now.
+	Now func() time.Time
+
+	// Hooks are called around broadcasts and delivery attempts, in the place
+	// of the Python package's signals. Each may be nil.
+	Hooks Hooks
+}
+
+// Client sends webhooks and manages their configuration in the database. It
+// is safe for concurrent use; build one per database and share it.
+type Client struct {
+	db             *gorm.DB
+	cfg            Config
+	vault          *vault
+	http           *http.Client // TLS verification on
+	insecureHTTP   *http.Client // for webhooks saved with verify: false
+	log            *slog.Logger
+	now            func() time.Time
+	backoff        Backoff
+	maxConcurrency int
+}
+
+// New returns a Client that stores its data through db. db may use any GORM
+// dialect; the library never opens a database itself. For SQLite, open the
+// database with a busy timeout and WAL (for example
+// "file.db?_busy_timeout=5000&_journal_mode=WAL") so that concurrent
+// deliveries can record history. New does not touch the database: call
+// Migrate once at start-up.
+func New(db *gorm.DB, cfg Config) (*Client, error) {
+	if db == nil {
+		return nil, fmt.Errorf("%w: db is nil: pass the *gorm.DB of the service", ErrInvalidConfig)
+	}
+	if cfg.PrivateSecret == "" {
+		return nil, fmt.Errorf("%w: PrivateSecret is empty: set it to a long random string kept out of the source", ErrInvalidConfig)
+	}
+	for i, s := range cfg.OldPrivateSecrets {
+		if s == "" {
+			return nil, fmt.Errorf("%w: OldPrivateSecrets[%d] is empty", ErrInvalidConfig, i)
+		}
+	}
+	switch {
+	case cfg.Timeout < 0:
+		return nil, fmt.Errorf("%w: Timeout is negative (%s)", ErrInvalidConfig, cfg.Timeout)
+	case cfg.MaxConcurrency < 0:
+		return nil, fmt.Errorf("%w: MaxConcurrency is negative (%d)", ErrInvalidConfig, cfg.MaxConcurrency)
+	case cfg.MaxResponseBodyBytes < 0:
+		return nil, fmt.Errorf("%w: MaxResponseBodyBytes is negative (%d)", ErrInvalidConfig, cfg.MaxResponseBodyBytes)
+	case cfg.MaxRetryDelay < 0:
+		return nil, fmt.Errorf("%w: MaxRetryDelay is negative (%s)", ErrInvalidConfig, cfg.MaxRetryDelay)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxConcurrency == 0 {
+		cfg.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if cfg.MaxResponseBodyBytes == 0 {
+		cfg.MaxResponseBodyBytes = DefaultMaxResponseBodyBytes
+	}
+	if cfg.MaxRetryDelay == 0 {
+		cfg.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	c := &Client{
+		db:             db,
+		cfg:            cfg,
+		log:            cfg.Logger,
+		now:            cfg.Now,
+		backoff:        cfg.Backoff,
+		maxConcurrency: cfg.MaxConcurrency,
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.backoff == nil {
+		c.backoff = DefaultBackoff
+	}
+	v, err := newVault(append([]string{cfg.PrivateSecret}, cfg.OldPrivateSecrets...), cfg.LegacyFernet)
+	if err != nil {
+		return nil, err
+	}
+	c.vault = v
+	c.http, c.insecureHTTP = httpClients(cfg.HTTPClient)
+	return c, nil
+}
+
+// httpClients returns the client used for deliveries and its twin that skips
+// TLS verification, both refusing to follow redirects.
+func httpClients(base *http.Client) (secure, insecure *http.Client) {
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if base == nil {
+		t := &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
+		base = &http.Client{Transport: t}
+	}
+	s := *base
+	s.CheckRedirect = noRedirect
+	in := s
+	if t, ok := s.Transport.(*http.Transport); ok {
+		t2 := t.Clone()
+		if t2.TLSClientConfig == nil {
+			t2.TLSClientConfig = &tls.Config{}
+		}
+		t2.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for webhooks saved with verify: false
+		in.Transport = t2
+	} else if s.Transport == nil {
+		t2 := http.DefaultTransport.(*http.Transport).Clone()
+		t2.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // only for webhooks saved with verify: false
+		in.Transport = t2
+	}
+	return &s, &in
+}
+
+// DB returns the *gorm.DB the client was built with.
+func (c *Client) DB() *gorm.DB { return c.db }
+
+func (c *Client) dbCtx(ctx context.Context) *gorm.DB { return c.db.WithContext(ctx) }
