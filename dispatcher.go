@@ -82,8 +82,8 @@ func DefaultBackoff(attempt int, interval, retryAfter time.Duration) time.Durati
 
 // target is one resolved webhook of a broadcast.
 type target struct {
-	row  webhookRow
-	wh   WebhookConfig
+	row webhookRow
+	wh  WebhookConfig
 	err error // decoding failed: decrypt or malformed extra_info
 }
 

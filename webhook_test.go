@@ -618,16 +618,19 @@ func TestHooksSeeAttemptsAndResults(t *testing.T) {
 	rc := newReceiver(t, nil)
 	type seen struct {
 		before, after, attempts int
-		lastStatus             int
-		auth                   string
+		lastStatus              int
+		auth                    string
 	}
 	var s seen
 	mu := make(chan struct{}, 1)
 	lock := func() func() { mu <- struct{}{}; return func() { <-mu } }
 	c := newTestClient(t, Config{Hooks: Hooks{
 		BeforeBroadcast: func(ctx context.Context, b *BroadcastInfo) { defer lock()(); s.before++ },
-		AfterBroadcast:  func(ctx context.Context, b *BroadcastInfo, r *BroadcastResult) { defer lock()(); s.after += len(r.Deliveries) },
-		BeforeAttempt:   func(ctx context.Context, a *AttemptInfo) { defer lock()(); s.auth += a.Header.Get("Authorization") },
+		AfterBroadcast: func(ctx context.Context, b *BroadcastInfo, r *BroadcastResult) {
+			defer lock()()
+			s.after += len(r.Deliveries)
+		},
+		BeforeAttempt: func(ctx context.Context, a *AttemptInfo) { defer lock()(); s.auth += a.Header.Get("Authorization") },
 		AfterAttempt: func(ctx context.Context, a *AttemptInfo, r *AttemptResult) {
 			defer lock()()
 			s.attempts++
