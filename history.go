@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -145,11 +146,12 @@ func (r *historyRow) history() History {
 	if r.ErrorMessage != nil {
 		h.Error = *r.ErrorMessage
 	}
+	h.ExtraInfo = redactLegacyHistory(h.ExtraInfo)
 	var raw struct {
 		Request  json.RawMessage `json:"request"`
 		Response json.RawMessage `json:"response"`
 	}
-	if json.Unmarshal(r.ExtraInfo, &raw) != nil {
+	if json.Unmarshal(h.ExtraInfo, &raw) != nil {
 		return h
 	}
 	_ = json.Unmarshal(raw.Request, &h.Request)
@@ -234,4 +236,45 @@ func (c *Client) insertHistory(ctx context.Context, rows []*historyRow) error {
 		return fmt.Errorf("webhook: recording %d history row(s): %w", len(rows), err)
 	}
 	return nil
+}
+
+// redactLegacyHistory redacts the request headers of a history row written
+// by the Python package, which stored the Authorization header and the
+// (otherwise encrypted) custom header values in clear text. Rows the library
+// wrote are already redacted and come back unchanged.
+func redactLegacyHistory(extra json.RawMessage) json.RawMessage {
+	if !bytes.Contains(extra, []byte(`"headers"`)) {
+		return extra
+	}
+	var m map[string]any
+	if json.Unmarshal(extra, &m) != nil {
+		return extra
+	}
+	req, _ := m["request"].(map[string]any)
+	headers, _ := req["headers"].(map[string]any)
+	changed := false
+	for k, v := range headers {
+		s, _ := v.(string)
+		switch {
+		case strings.EqualFold(k, "Content-Type"), strings.EqualFold(k, "User-Agent"):
+			continue
+		case strings.EqualFold(k, "Authorization"):
+			scheme, _, _ := strings.Cut(s, " ")
+			if s != scheme+" "+redacted {
+				headers[k] = scheme + " " + redacted
+				changed = true
+			}
+		case s != redacted:
+			headers[k] = redacted
+			changed = true
+		}
+	}
+	if !changed {
+		return extra
+	}
+	out, err := marshalJSON(m)
+	if err != nil {
+		return extra
+	}
+	return out
 }

@@ -1,0 +1,341 @@
+package webhook
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	fixtureSQLite = "testdata/fixtures/bkflow-django-webhook-1.2.6.sqlite3"
+	fixtureSecret = "my-private-secret"
+	fixtureOrigin = "http://127.0.0.1:18765"
+)
+
+// openFixture copies the SQLite database written by the Python package into
+// a temporary directory and returns a migrated client on it whose webhooks
+// point at rc.
+func openFixture(t *testing.T, rc *receiver, cfg Config) *Client {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "django.sqlite3")
+	src, err := os.Open(fixtureSQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	dst.Close()
+	db := openSQLite(t, path)
+	cfg.PrivateSecret = fixtureSecret
+	c, err := New(db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Migrate(testCtx(t)); err != nil {
+		t.Fatalf("Migrate on the Python package's database: %v", err)
+	}
+	if rc != nil {
+		err := db.Exec("UPDATE webhook_webhook SET endpoint = REPLACE(endpoint, ?, ?)", fixtureOrigin, rc.URL).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// fixtureSchema returns the CREATE statements of the webhook tables.
+func fixtureSchema(t *testing.T, c *Client) map[string]string {
+	t.Helper()
+	var rows []struct{ Name, SQL string }
+	if err := c.DB().Raw("SELECT name, sql FROM sqlite_master WHERE name LIKE 'webhook%' AND sql IS NOT NULL").Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range rows {
+		out[r.Name] = r.SQL
+	}
+	return out
+}
+
+func TestFixtureMigrateKeepsPythonSchema(t *testing.T) {
+	t.Parallel()
+	before := func() map[string]string {
+		c := openFixture(t, nil, Config{})
+		return fixtureSchema(t, c)
+	}()
+	// openFixture migrated already; compare with the untouched file.
+	raw := openSQLite(t, fixtureSQLite+"?mode=ro")
+	var orig []struct{ Name, SQL string }
+	raw.Raw("SELECT name, sql FROM sqlite_master WHERE name LIKE 'webhook%' AND sql IS NOT NULL").Scan(&orig)
+	if len(orig) == 0 {
+		t.Fatal("fixture has no webhook tables")
+	}
+	for _, o := range orig {
+		got, ok := before[o.Name]
+		if !ok {
+			t.Errorf("Migrate dropped %s", o.Name)
+			continue
+		}
+		if o.Name == "webhook_history" {
+			if !strings.HasPrefix(got, strings.TrimSuffix(o.SQL, ")")) {
+				t.Errorf("Migrate changed an existing history column:\nbefore %s\nafter  %s", o.SQL, got)
+			}
+			continue
+		}
+		if got != o.SQL {
+			t.Errorf("Migrate changed %s:\nbefore %s\nafter  %s", o.Name, o.SQL, got)
+		}
+	}
+	if len(before) != len(orig) {
+		t.Errorf("Migrate created %d webhook objects, the Python package had %d (duplicate indexes?)", len(before), len(orig))
+	}
+}
+
+func TestFixtureStaysUsableByPythonPackage(t *testing.T) {
+	t.Parallel()
+	c := openFixture(t, nil, Config{})
+	// The Python package inserts history rows without the library's columns.
+	err := c.DB().Exec(`INSERT INTO webhook_history (webhook_code, event_code, created_at, success, status_code, delivery_id, scope_type, scope_code, extra_info)
+		VALUES ('wh_basic', 'template_update', '2026-11-26 21:00:00.000000', 0, 500, 'py-later', 'biz', 'biz1', '{"request": {}, "response": {"error": "boom"}}')`).Error
+	if err != nil {
+		t.Fatalf("a Python-style insert fails after Migrate: %v", err)
+	}
+	err = c.DB().Exec(`INSERT INTO webhook_webhook (code, name, endpoint, scope_type, scope_code, extra_info, method, enable_webhook)
+		VALUES ('py_new', 'n', 'http://x/', 'biz', 'biz9', '{}', 'POST', 1)`).Error
+	if err != nil {
+		t.Fatalf("a Python-style webhook insert fails after Migrate: %v", err)
+	}
+	hist, err := c.History(testCtx(t), HistoryQuery{DeliveryID: "py-later"})
+	if err != nil || len(hist) != 1 || hist[0].Attempt != 1 || hist[0].StatusCode != 500 || hist[0].Response.Body != `{"error": "boom"}` {
+		t.Fatalf("reading a Python-style row: %+v, %v", hist, err)
+	}
+}
+
+func TestFixtureHistoryIsReadableAndRedacted(t *testing.T) {
+	t.Parallel()
+	c := openFixture(t, nil, Config{})
+	hist, err := c.History(testCtx(t), HistoryQuery{})
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("fixture history: %d rows, %v", len(hist), err)
+	}
+	basic := hist[1]
+	if basic.WebhookCode != "wh_basic" || basic.DeliveryID != "fixture-delivery-1" || !basic.Success || basic.StatusCode != 200 {
+		t.Errorf("row = %+v", basic)
+	}
+	if basic.CreatedAt.Format(time.DateTime) != "2026-11-26 20:33:29" {
+		t.Errorf("created_at = %v", basic.CreatedAt)
+	}
+	if basic.Request.URL != fixtureOrigin+"/basic" || !jsonEqual(basic.Response.Body, `{"message": "ok"}`) {
+		t.Errorf("request/response = %+v / %+v", basic.Request, basic.Response)
+	}
+	for _, h := range hist {
+		for _, secret := range []string{"tok-shared-123", "payments", "YWxpY2U6czNjcjN0LXB3"} {
+			if strings.Contains(string(h.ExtraInfo), secret) || strings.Contains(strings.Join(mapValues(h.Request.Header), " "), secret) {
+				t.Errorf("row %d shows the Python package's clear-text credential %q", h.ID, secret)
+			}
+		}
+	}
+	if basic.Request.Header["Authorization"] != "Basic [REDACTED]" || basic.Request.Header["Content-Type"] != "application/json" {
+		t.Errorf("headers = %v", basic.Request.Header)
+	}
+}
+
+func jsonEqual(a, b string) bool {
+	var x, y any
+	return json.Unmarshal([]byte(a), &x) == nil && json.Unmarshal([]byte(b), &y) == nil && reflect.DeepEqual(x, y)
+}
+
+func mapValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func TestFixtureBroadcastMatchesPythonPackage(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	c := openFixture(t, rc, Config{})
+	ctx := testCtx(t)
+
+	// The Python package's recorded requests, for comparison.
+	var pyRows []historyRow
+	if err := c.DB().Order("id").Find(&pyRows).Error; err != nil || len(pyRows) != 2 {
+		t.Fatalf("fixture history: %v", err)
+	}
+	pyBody := map[string]map[string]any{}
+	for _, r := range pyRows {
+		var extra struct {
+			Request struct {
+				JSON map[string]any `json:"json"`
+			} `json:"request"`
+		}
+		if err := json.Unmarshal(r.ExtraInfo, &extra); err != nil {
+			t.Fatal(err)
+		}
+		// The Python package gave the caller's delivery id to the first
+		// webhook only; the library gives it to all.
+		extra.Request.JSON["delivery_id"] = "fixture-delivery-1"
+		pyBody[r.WebhookCode] = extra.Request.JSON
+	}
+
+	res, err := c.Broadcast(ctx, "template_update", []Scope{{"biz", "biz1"}},
+		map[string]any{"template_id": "t-fixture", "delivery_id": "fixture-delivery-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failed()) != 0 {
+		t.Fatalf("failed deliveries: %+v", res.Failed())
+	}
+	got := rc.byPath()
+	if !reflect.DeepEqual(counts(got), map[string]int{"/bearer": 1, "/basic": 1}) {
+		t.Fatalf("template_update reached %v, want /bearer and /basic", counts(got))
+	}
+	if h := got["/bearer"][0].Header.Get("Authorization"); h != "Bearer tok-shared-123" {
+		t.Errorf("bearer Authorization = %q", h)
+	}
+	basic := got["/basic"][0]
+	if h := basic.Header.Get("Authorization"); h != "Basic "+base64.StdEncoding.EncodeToString([]byte("alice:s3cr3t-pw")) {
+		t.Errorf("basic Authorization = %q", h)
+	}
+	if h := basic.Header.Get("X-Team"); h != "payments" {
+		t.Errorf("X-Team = %q", h)
+	}
+	for path, code := range map[string]string{"/bearer": "wh_bearer", "/basic": "wh_basic"} {
+		var body map[string]any
+		if err := json.Unmarshal(got[path][0].Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(body, pyBody[code]) {
+			t.Errorf("%s body differs from the Python package's:\ngo     %v\npython %v", path, body, pyBody[code])
+		}
+	}
+
+	// template_create reaches /bearer and /get (GET, query, JSON body).
+	if _, err := c.Broadcast(ctx, "template_create", []Scope{{"biz", "biz1"}, {"biz", "biz2"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got = rc.byPath()
+	if !reflect.DeepEqual(counts(got), map[string]int{"/bearer": 2, "/basic": 1, "/get": 1, "/biz2": 1}) {
+		t.Fatalf("after template_create: %v", counts(got))
+	}
+	g := got["/get"][0]
+	var gb map[string]any
+	if g.Method != "GET" || g.Query != "source=bkflow" || json.Unmarshal(g.Body, &gb) != nil || gb["static"] != "yes" {
+		t.Errorf("GET request: %s ?%s %s", g.Method, g.Query, g.Body)
+	}
+	if len(got["/off"]) != 0 {
+		t.Error("the disabled webhook was called")
+	}
+
+	// The library's history rows for the delivery carry no credential.
+	hist, _ := c.History(ctx, HistoryQuery{DeliveryID: "fixture-delivery-1"})
+	if len(hist) != 3 { // the Python row plus two new ones
+		t.Fatalf("history rows for the delivery id: %d", len(hist))
+	}
+	var raw []historyRow
+	c.DB().Where("id > 2").Find(&raw)
+	for _, r := range raw {
+		for _, secret := range []string{"tok-shared-123", "s3cr3t-pw", "payments", "YWxpY2U6czNjcjN0LXB3"} {
+			if strings.Contains(string(r.ExtraInfo), secret) {
+				t.Errorf("new history row %d stores %q", r.ID, secret)
+			}
+		}
+	}
+}
+
+func TestFixtureCredentialsDecryptAndRoundTrip(t *testing.T) {
+	t.Parallel()
+	c := openFixture(t, nil, Config{})
+	ctx := testCtx(t)
+	whs, err := c.ScopeWebhooks(ctx, "biz", "biz1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(whs) != 4 {
+		t.Fatalf("%d webhooks", len(whs))
+	}
+	if whs[0].Auth.Token != "tok-shared-123" || whs[0].Timeout != 5*time.Second {
+		t.Errorf("wh_bearer = %+v", whs[0])
+	}
+	if whs[1].Auth.Username != "alice" || whs[1].Auth.Password != "s3cr3t-pw" || whs[1].Headers[0] != (Header{"X-Team", "payments", "team header"}) {
+		t.Errorf("wh_basic = %+v", whs[1])
+	}
+	if !whs[3].Disabled || whs[2].Method != "GET" || whs[2].Params["source"] != "bkflow" {
+		t.Errorf("wh_get/wh_off = %+v / %+v", whs[2], whs[3])
+	}
+	// Re-applying what was read changes no behaviour and keeps the Python
+	// package's ciphertexts readable by it (LegacyFernet keeps them as they are).
+	legacy := openFixture(t, nil, Config{LegacyFernet: true})
+	var before []webhookRow
+	legacy.DB().Order("id").Find(&before)
+	if err := legacy.ApplyScopeWebhooks(ctx, "biz", "biz1", whs); err != nil {
+		t.Fatal(err)
+	}
+	var after []webhookRow
+	legacy.DB().Order("id").Find(&after)
+	for i := range before {
+		if before[i].Code != after[i].Code || before[i].ID != after[i].ID {
+			t.Fatalf("rows reordered")
+		}
+		var a, b storedExtra
+		a, _ = parseStoredExtra(before[i].ExtraInfo)
+		b, _ = parseStoredExtra(after[i].ExtraInfo)
+		if a.Authorization != nil && a.Authorization.Token != nil && *a.Authorization.Token != *b.Authorization.Token {
+			t.Errorf("%s: token ciphertext rewritten although unchanged", before[i].Code)
+		}
+	}
+	again, err := legacy.ScopeWebhooks(ctx, "biz", "biz1")
+	if err != nil || !reflect.DeepEqual(again, whs) {
+		t.Errorf("round trip changed the webhooks: %v\n%+v\n%+v", err, again, whs)
+	}
+	// A wrong secret is ErrDecrypt for the affected webhooks only.
+	wrong, _ := New(c.DB(), Config{PrivateSecret: "not-the-secret"})
+	if _, err := wrong.ScopeWebhooks(ctx, "biz", "biz1"); err == nil || !strings.Contains(err.Error(), "wh_bearer") {
+		t.Errorf("wrong secret: %v", err)
+	}
+}
+
+func TestFixtureWrongSecretFailsOnlyAffectedWebhooks(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	c := openFixture(t, rc, Config{})
+	wrong, err := New(c.DB(), Config{PrivateSecret: "not-the-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := wrong.Broadcast(testCtx(t), "template_create", []Scope{{"biz", "biz1"}, {"biz", "biz2"}}, nil)
+	if err != nil {
+		t.Fatalf("Broadcast: %v", err)
+	}
+	byCode := map[string]DeliveryResult{}
+	for _, d := range res.Deliveries {
+		byCode[d.ScopeCode+"/"+d.WebhookCode] = d
+	}
+	if d := byCode["biz1/wh_bearer"]; d.Success || d.Err == nil || !strings.Contains(d.Err.Error(), "decrypt") {
+		t.Errorf("wh_bearer with the wrong secret: %+v", d)
+	}
+	if !byCode["biz1/wh_get"].Success || !byCode["biz2/wh_bearer"].Success {
+		t.Errorf("webhooks without credentials failed: %+v", res.Deliveries)
+	}
+	if n := len(rc.byPath()["/bearer"]); n != 0 {
+		t.Errorf("an undecryptable webhook was sent %d requests", n)
+	}
+	hist, _ := wrong.History(testCtx(t), HistoryQuery{WebhookCode: "wh_bearer", ScopeCode: "biz1", Limit: 1})
+	if len(hist) != 1 || hist[0].Success || !strings.Contains(hist[0].Error, "decrypt") {
+		t.Errorf("history of the failure: %+v", hist)
+	}
+}
