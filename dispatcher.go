@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,7 +111,7 @@ func (c *Client) Broadcast(ctx context.Context, eventCode string, scopes []Scope
 	if err != nil {
 		return nil, err
 	}
-	ev, err := c.Event(ctx, eventCode)
+	ev, targets, err := c.resolve(ctx, eventCode, scopes)
 	if err != nil {
 		return nil, err
 	}
@@ -128,30 +130,24 @@ func (c *Client) Broadcast(ctx context.Context, eventCode string, scopes []Scope
 	if err != nil {
 		return nil, fmt.Errorf("%w: extra info cannot be encoded as JSON: %v", ErrInvalidArgument, err)
 	}
-	targets, err := c.resolve(ctx, eventCode, scopes)
-	if err != nil {
-		return nil, err
-	}
 	res := &BroadcastResult{EventCode: eventCode, Deliveries: make([]DeliveryResult, len(targets))}
-	if len(targets) > 0 {
-		hw := c.newHistoryWriter(ctx, len(targets)+8)
-		if len(targets) == 1 {
-			res.Deliveries[0] = c.deliver(ctx, ev.Code, &targets[0], eventJSON, deliveryID, hw)
-		} else {
-			sem := make(chan struct{}, c.maxConcurrency)
-			var wg sync.WaitGroup
-			for i := range targets {
-				sem <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer func() { <-sem; wg.Done() }()
-					res.Deliveries[i] = c.deliver(ctx, ev.Code, &targets[i], eventJSON, deliveryID, hw)
-				}()
-			}
-			wg.Wait()
+	histErrs := make([]error, len(targets))
+	if len(targets) == 1 {
+		res.Deliveries[0], histErrs[0] = c.deliver(ctx, ev.Code, &targets[0], eventJSON, deliveryID)
+	} else if len(targets) > 1 {
+		sem := make(chan struct{}, c.maxConcurrency)
+		var wg sync.WaitGroup
+		for i := range targets {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				res.Deliveries[i], histErrs[i] = c.deliver(ctx, ev.Code, &targets[i], eventJSON, deliveryID)
+			}()
 		}
-		res.HistoryErr = hw.close()
+		wg.Wait()
 	}
+	res.HistoryErr = errors.Join(histErrs...)
 	if h := c.cfg.Hooks.AfterBroadcast; h != nil {
 		c.hook("AfterBroadcast", func() { h(ctx, bi, res) })
 	}
@@ -188,41 +184,87 @@ func splitExtraInfo(extraInfo map[string]any) (string, map[string]any, error) {
 	return id, info, nil
 }
 
-// resolve finds, in one query, the enabled webhooks of the scopes that
-// subscribe to the event or to AllEvents.
-func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) ([]target, error) {
-	if len(scopes) == 0 {
-		return nil, nil
-	}
+// resolve loads the event and, in the same query, the enabled webhooks of
+// the scopes that subscribe to it or to AllEvents, in creation order.
+func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) (Event, []target, error) {
 	seen := make(map[Scope]bool, len(scopes))
-	pairs := make([][]any, 0, len(scopes))
+	var scopeSQL strings.Builder
+	args := make([]any, 0, 5+2*len(scopes))
+	args = append(args, true)
 	for _, s := range scopes {
-		if !seen[s] {
-			seen[s] = true
-			pairs = append(pairs, []any{s.Type, s.Code})
+		if seen[s] {
+			continue
 		}
+		seen[s] = true
+		if scopeSQL.Len() > 0 {
+			scopeSQL.WriteString(" OR ")
+		}
+		scopeSQL.WriteString("(w.scope_type = ? AND w.scope_code = ?)")
+		args = append(args, s.Type, s.Code)
 	}
-	var rows []webhookRow
-	err := c.dbCtx(ctx).
-		Where("enable_webhook = ?", true).
-		Where("(scope_type, scope_code) IN ?", pairs).
-		Where(`EXISTS (SELECT 1 FROM webhook_subscription s WHERE s.scope_type = webhook_webhook.scope_type
-			AND s.scope_code = webhook_webhook.scope_code AND s.webhook_code = webhook_webhook.code
-			AND s.event_code IN ?)`, []string{eventCode, AllEvents}).
-		Order("id").Find(&rows).Error
+	var q string
+	if len(seen) == 0 {
+		q = "SELECT e.code, e.name, e.description, e.info, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM webhook_event e WHERE e.code = ?"
+		args = []any{eventCode}
+	} else {
+		q = `SELECT e.code, e.name, e.description, e.info,
+				w.id, w.code, w.name, w.endpoint, w.scope_type, w.scope_code, w.extra_info, w.method
+			FROM webhook_event e
+			LEFT JOIN webhook_webhook w ON w.enable_webhook = ? AND (` + scopeSQL.String() + `)
+				AND EXISTS (SELECT 1 FROM webhook_subscription s
+					WHERE s.scope_type = w.scope_type AND s.scope_code = w.scope_code
+					AND s.webhook_code = w.code AND s.event_code IN (?, ?))
+			WHERE e.code = ?`
+		args = append(args, eventCode, AllEvents, eventCode)
+	}
+	rows, err := c.db.WithContext(ctx).Raw(q, args...).Rows()
 	if err != nil {
-		return nil, fmt.Errorf("webhook: resolving webhooks of event %q: %w", eventCode, err)
+		return Event{}, nil, fmt.Errorf("webhook: resolving webhooks of event %q: %w", eventCode, err)
 	}
-	targets := make([]target, len(rows))
-	for i := range rows {
-		targets[i].row = rows[i]
-		targets[i].wh, targets[i].err = c.decodeWebhook(&rows[i])
+	defer rows.Close()
+	var (
+		evRow   eventRow
+		found   bool
+		targets []target
+	)
+	for rows.Next() {
+		var (
+			id                                              sql.NullInt64
+			code, name, endpoint, scopeType, scopeCode, mth sql.NullString
+			extra                                           jsonText
+		)
+		if err := rows.Scan(&evRow.Code, &evRow.Name, &evRow.Description, &evRow.Info,
+			&id, &code, &name, &endpoint, &scopeType, &scopeCode, &extra, &mth); err != nil {
+			return Event{}, nil, fmt.Errorf("webhook: resolving webhooks of event %q: %w", eventCode, err)
+		}
+		found = true
+		if !id.Valid {
+			continue
+		}
+		t := target{row: webhookRow{
+			ID: id.Int64, Code: code.String, Name: name.String, Endpoint: endpoint.String,
+			ScopeType: scopeType.String, ScopeCode: scopeCode.String, ExtraInfo: extra, Method: mth.String, EnableWebhook: true,
+		}}
+		t.wh, t.err = c.decodeWebhook(&t.row)
+		targets = append(targets, t)
 	}
-	return targets, nil
+	if err := rows.Err(); err != nil {
+		return Event{}, nil, fmt.Errorf("webhook: resolving webhooks of event %q: %w", eventCode, err)
+	}
+	if !found {
+		return Event{}, nil, fmt.Errorf("%w: %q: define it in the events YAML and run SyncEvents", ErrEventNotFound, eventCode)
+	}
+	sort.Slice(targets, func(i, j int) bool { return targets[i].row.ID < targets[j].row.ID })
+	ev, err := evRow.event()
+	if err != nil {
+		return Event{}, nil, err
+	}
+	return ev, targets, nil
 }
 
 // deliver runs every attempt of one delivery and records each in history.
-func (c *Client) deliver(ctx context.Context, eventCode string, t *target, eventJSON []byte, deliveryID string, hw *historyWriter) (res DeliveryResult) {
+// It returns the error met while recording history, if any.
+func (c *Client) deliver(ctx context.Context, eventCode string, t *target, eventJSON []byte, deliveryID string) (res DeliveryResult, histErr error) {
 	if deliveryID == "" {
 		deliveryID = newDeliveryID()
 	}
@@ -241,7 +283,7 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 			res.Err = fmt.Errorf("webhook: internal error while delivering to %q: %v", t.row.Code, r)
 		}
 	}()
-	fail := func(err error) DeliveryResult {
+	fail := func(err error) (DeliveryResult, error) {
 		res.Attempts, res.Err = 1, err
 		row := base
 		row.CreatedAt = c.now().UTC()
@@ -249,9 +291,8 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 		msg := err.Error()
 		row.ErrorMessage = &msg
 		row.ExtraInfo, _ = marshalJSON(historyExtra{Request: HistoryRequest{URL: redactURL(t.row.Endpoint), Method: res.Method}})
-		hw.record(&row)
 		c.log.Warn("webhook: delivery not attempted", "webhook", t.row.Code, "scope", t.row.ScopeType+"/"+t.row.ScopeCode, "delivery_id", deliveryID, "err", err)
-		return res
+		return res, c.recordHistory(ctx, &row)
 	}
 	if t.err != nil {
 		return fail(t.err)
@@ -323,7 +364,9 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 			row.ErrorMessage = &msg
 		}
 		row.ExtraInfo, _ = marshalJSON(historyExtra{Request: recReq, Response: resp})
-		hw.record(&row)
+		if err := c.recordHistory(ctx, &row); err != nil {
+			histErr = errors.Join(histErr, err)
+		}
 
 		if h := c.cfg.Hooks.AfterAttempt; h != nil {
 			c.hook("AfterAttempt", func() { h(ctx, info, ar) })
@@ -344,12 +387,12 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 			timer.Stop()
 			res.Err = fmt.Errorf("webhook: delivery to %q abandoned before attempt %d: %w (last failure: %w)", t.row.Code, attempt+1, ctx.Err(), ar.Err)
 			res.Duration = time.Since(start)
-			return res
+			return res, histErr
 		case <-timer.C:
 		}
 	}
 	res.Duration = time.Since(start)
-	return res
+	return res, histErr
 }
 
 // attempt sends one request and reads the response up to the configured cap.

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // History is one delivery attempt as recorded in webhook_history: what was
@@ -171,69 +169,98 @@ func (r *historyRow) history() History {
 	return h
 }
 
-// historyWriter records the attempts of one broadcast from a single
-// goroutine, inserting whatever has accumulated in one statement, so that
-// parallel deliveries do not contend for the database.
-type historyWriter struct {
-	c    *Client
-	ctx  context.Context
-	ch   chan *historyRow
-	done chan struct{}
+// historyColumns are the columns the library writes, in insertHistory's order.
+const historyColumns = "webhook_code, event_code, created_at, success, status_code, delivery_id, scope_type, scope_code, extra_info, attempt, duration_us, error_message"
+
+// historyBatchRows bounds the rows of one INSERT statement (12 parameters
+// each, well under every database's limit).
+const historyBatchRows = 400
+
+// historyCommitter records history rows with group commit: rows that arrive
+// while a write is in flight are written together by one of their callers in
+// the next statement, so that concurrent deliveries share the cost of a
+// commit instead of queueing for one each. No goroutine runs in the
+// background; a caller returns once its rows are written.
+type historyCommitter struct {
+	mu   sync.Mutex
+	busy bool          // a write is in flight
+	next *historyBatch // rows waiting for the next write
+}
+
+type historyBatch struct {
+	rows []*historyRow
+	done chan struct{} // closed when written
+	lead chan struct{} // receives one token: that waiter writes the batch
 	err  error
 }
 
-func (c *Client) newHistoryWriter(ctx context.Context, capacity int) *historyWriter {
-	w := &historyWriter{
-		c:    c,
-		ctx:  context.WithoutCancel(ctx), // what was sent is recorded even if the caller gave up
-		ch:   make(chan *historyRow, capacity),
-		done: make(chan struct{}),
+// recordHistory writes rows and returns once they are committed. It ignores
+// the cancellation of ctx: what was sent is recorded even if the caller
+// gave up.
+func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
+	g := &c.history
+	g.mu.Lock()
+	b := g.next
+	if b == nil {
+		b = &historyBatch{done: make(chan struct{}), lead: make(chan struct{}, 1)}
+		g.next = b
 	}
-	go w.run()
-	return w
-}
-
-func (w *historyWriter) run() {
-	defer close(w.done)
-	batch := make([]*historyRow, 0, 16)
-	for row := range w.ch {
-		batch = append(batch[:0], row)
-	drain:
-		for len(batch) < 500 {
-			select {
-			case r, ok := <-w.ch:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
+	b.rows = append(b.rows, rows...)
+	if g.busy {
+		g.mu.Unlock()
+		select {
+		case <-b.done:
+			return b.err
+		case <-b.lead:
 		}
-		if err := w.c.insertHistory(w.ctx, batch); err != nil {
-			w.c.log.Error("webhook: recording history failed", "rows", len(batch), "err", err)
-			w.err = errors.Join(w.err, err)
-		}
+	} else {
+		g.busy = true
+		g.next = nil
+		g.mu.Unlock()
 	}
+	// This caller writes batch b.
+	b.err = c.insertHistory(context.WithoutCancel(ctx), b.rows)
+	close(b.done)
+	g.mu.Lock()
+	if n := g.next; n != nil {
+		g.next = nil
+		n.lead <- struct{}{} // one waiter of the next batch writes it
+	} else {
+		g.busy = false
+	}
+	g.mu.Unlock()
+	if b.err != nil {
+		c.log.Error("webhook: recording history failed", "rows", len(b.rows), "err", b.err)
+	}
+	return b.err
 }
 
-// record queues a row; it never blocks for long since the channel holds
-// every attempt the broadcast can make before a retry wait.
-func (w *historyWriter) record(row *historyRow) { w.ch <- row }
-
-// close waits until every queued row is written and returns the errors met.
-func (w *historyWriter) close() error {
-	close(w.ch)
-	<-w.done
-	return w.err
-}
-
+// insertHistory writes rows with multi-row INSERT statements.
 func (c *Client) insertHistory(ctx context.Context, rows []*historyRow) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err := c.db.WithContext(ctx).Session(&gorm.Session{SkipHooks: true}).CreateInBatches(rows, 200).Error
-	if err != nil {
-		return fmt.Errorf("webhook: recording %d history row(s): %w", len(rows), err)
+	for len(rows) > 0 {
+		n := min(len(rows), historyBatchRows)
+		var sb strings.Builder
+		sb.Grow(64 + n*28)
+		sb.WriteString("INSERT INTO webhook_history (" + historyColumns + ") VALUES ")
+		args := make([]any, 0, n*12)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+			var extra any
+			if len(r.ExtraInfo) > 0 {
+				extra = string(r.ExtraInfo)
+			}
+			args = append(args, r.WebhookCode, r.EventCode, r.CreatedAt, r.Success, r.StatusCode, r.DeliveryID,
+				r.ScopeType, r.ScopeCode, extra, max(r.Attempt, 1), r.DurationUS, r.ErrorMessage)
+		}
+		if err := c.db.WithContext(ctx).Exec(sb.String(), args...).Error; err != nil {
+			return fmt.Errorf("webhook: recording %d history row(s): %w", n, err)
+		}
+		rows = rows[n:]
 	}
 	return nil
 }

@@ -110,6 +110,7 @@ type Client struct {
 	now            func() time.Time
 	backoff        Backoff
 	maxConcurrency int
+	history        historyCommitter
 }
 
 // New returns a Client that stores its data through db. db may use any GORM
@@ -153,7 +154,7 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		cfg.MaxRetryDelay = DefaultMaxRetryDelay
 	}
 	c := &Client{
-		db:             db,
+		db:             db.Session(&gorm.Session{PrepareStmt: true, SkipDefaultTransaction: true}),
 		cfg:            cfg,
 		log:            cfg.Logger,
 		now:            cfg.Now,
