@@ -35,6 +35,10 @@ func openSQLite(t testing.TB, path string) *gorm.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// database/sql keeps only 2 idle connections by default: under
+	// concurrent use it would open and close SQLite connections constantly.
+	sqlDB.SetMaxIdleConns(32)
+	sqlDB.SetConnMaxIdleTime(time.Minute)
 	t.Cleanup(func() { sqlDB.Close() })
 	return db
 }

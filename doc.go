@@ -1,0 +1,76 @@
+// Package webhook gives a Go service webhooks: when something happens in the
+// service, every endpoint that subscribed to that event in that part of the
+// service gets an HTTP request, signed with its credentials, retried on
+// failure, and recorded in history.
+//
+// It reimplements the Python Django app bkflow-django-webhook on the
+// database the service already has (any GORM dialect; SQLite for one node,
+// PostgreSQL for many) and keeps its tables and wire format, so a Go service
+// and a Python one can share a database.
+//
+// # Model
+//
+//   - An [Event] is a kind of thing that happens ("template_update"). Events
+//     are defined in YAML and synced at start-up with [Client.SyncEvents].
+//   - A [Scope] is the part of the service a resource belongs to, such as the
+//     business {Type: "biz", Code: "biz1"}.
+//   - A webhook ([WebhookConfig]) is an endpoint inside a scope: URL, method,
+//     auth, headers, query parameters, static data, timeout and retries.
+//     Credentials are encrypted at rest with Config.PrivateSecret.
+//   - A subscription ties a webhook of a scope to event codes, or to
+//     [AllEvents].
+//   - [History] records every delivery attempt, credentials redacted.
+//
+// # Usage
+//
+// Build one [Client] from the service's *gorm.DB, migrate, sync the events,
+// configure webhooks per scope, then broadcast from business code:
+//
+//	c, err := webhook.New(db, webhook.Config{PrivateSecret: os.Getenv("WEBHOOK_SECRET")})
+//	if err != nil { ... }
+//	if err := c.Migrate(ctx); err != nil { ... }
+//	if _, err := c.SyncEventsFS(ctx, eventsFS, "webhook_events.yaml"); err != nil { ... }
+//
+//	err = c.ApplyScopeWebhooks(ctx, "biz", "biz1", []webhook.WebhookConfig{{
+//		Code: "webhook1", Name: "Service 1", Endpoint: "https://service1.example.com/hooks",
+//		Auth: &webhook.Auth{Type: "bearer", Token: token},
+//	}})
+//	err = c.ApplyScopeSubscriptions(ctx, "biz", "biz1", map[string][]string{"webhook1": {webhook.AllEvents}})
+//
+//	res, err := c.Broadcast(ctx, "template_update", []webhook.Scope{{Type: "biz", Code: "biz1"}},
+//		map[string]any{"template_id": "t1"})
+//
+// # Wire format
+//
+// Each request carries the webhook's static data merged with
+//
+//	{"event": {"code": ..., "name": ..., "description": ..., "info": {...}}, "delivery_id": "..."}
+//
+// where info is the event's stored info overlaid by the broadcast's extra
+// info. The Content-Type is the webhook's (JSON by default; a form content
+// type encodes nested values in bracket notation), params form the query
+// string (a GET request keeps its JSON body), bearer or basic auth sets the
+// Authorization header, and the webhook's headers come last.
+//
+// # Delivery
+//
+// Broadcast resolves the webhooks in one query and sends them concurrently,
+// at most Config.MaxConcurrency at once, each bounded by its timeout and
+// retried with jittered exponential backoff (honouring Retry-After) as many
+// times as its RetryTimes says. Redirects are never followed; success is a
+// 2xx status. A failing webhook never stops the others. Every attempt is
+// written to history before Broadcast returns; attempts of concurrent
+// broadcasts share database commits.
+//
+// Deliveries are not ordered: two broadcasts may reach an endpoint in
+// either order.
+//
+// # Security
+//
+// Credentials (tokens, passwords, header values) are encrypted at rest with
+// XChaCha20-Poly1305 under a key derived from Config.PrivateSecret by HKDF;
+// the Python package's Fernet tokens are read, and Config.LegacyFernet writes
+// them for a Python service sharing the database. History, hooks, log lines
+// and errors show credentials redacted. TLS certificates are verified unless
+// a webhook says verify: false.
+package webhook
