@@ -1,0 +1,35 @@
+# Targets for developers; .ci/run runs `make check`.
+GO ?= go
+FUZZTIME ?= 10s
+
+.PHONY: test race lint fuzz bench quickstart check
+
+## test: the whole suite with the race detector (the README's test command).
+test:
+	$(GO) test -race -count=1 ./...
+
+race: test
+
+## lint: go vet and gofmt (and staticcheck when installed).
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; fi
+
+## fuzz: run every fuzz target for FUZZTIME each.
+fuzz:
+	@for f in $$($(GO) test -list '^Fuzz' . | grep '^Fuzz'); do \
+		echo "fuzzing $$f for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) . || exit 1; \
+	done
+
+## bench: the benchmarks quoted in the README.
+bench:
+	$(GO) test -run='^$$' -bench=. -benchtime=3s .
+
+## quickstart: the quick start on SQLite.
+quickstart:
+	$(GO) run ./examples/quickstart
+
+## check: what CI runs.
+check: lint test fuzz
