@@ -101,7 +101,8 @@ type Config struct {
 // Client sends webhooks and manages their configuration in the database. It
 // is safe for concurrent use; build one per database and share it.
 type Client struct {
-	db             *gorm.DB
+	db             *gorm.DB // the caller's handle in a session with cached prepared statements
+	callerDB       *gorm.DB
 	cfg            Config
 	vault          *vault
 	http           *http.Client // TLS verification on
@@ -155,6 +156,7 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		db:             db.Session(&gorm.Session{PrepareStmt: true, SkipDefaultTransaction: true}),
+		callerDB:       db,
 		cfg:            cfg,
 		log:            cfg.Logger,
 		now:            cfg.Now,
@@ -215,6 +217,6 @@ func httpClients(base *http.Client) (secure, insecure *http.Client) {
 }
 
 // DB returns the *gorm.DB the client was built with.
-func (c *Client) DB() *gorm.DB { return c.db }
+func (c *Client) DB() *gorm.DB { return c.callerDB }
 
 func (c *Client) dbCtx(ctx context.Context) *gorm.DB { return c.db.WithContext(ctx) }
