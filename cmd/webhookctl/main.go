@@ -1,0 +1,225 @@
+// Command webhookctl administers the webhook tables of a service that embeds
+// github.com/scopehook/webhook: it creates or upgrades the tables, syncs
+// event definitions from a YAML file and shows the recorded delivery history.
+//
+// Usage:
+//
+//	webhookctl [--db DSN] COMMAND [flags] [arguments]
+//
+// The database is a SQLite file path or a PostgreSQL DSN, given by --db or
+// the WEBHOOK_DB environment variable. The private secret that encrypts
+// webhook credentials is read from WEBHOOK_PRIVATE_SECRET only, so that it
+// never shows in the process list.
+//
+// Exit status: 0 on success, 1 on a runtime failure (database, file system,
+// delivery), 2 on a usage error (unknown command or flag, bad argument,
+// WEBHOOK_PRIVATE_SECRET unset) and 3 on invalid input data (such as an
+// events file that fails validation). Run "webhookctl help" for details.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/scopehook/webhook"
+)
+
+const progName = "webhookctl"
+
+// Exit statuses that scripts can rely on.
+const (
+	exitOK           = 0
+	exitFailure      = 1
+	exitUsage        = 2
+	exitInvalidInput = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line args and returns the exit status. It reads
+// the environment through env and writes only to stdout and stderr, so that
+// tests can call it like the real process.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr, getenv: env, commands: commands()}
+	defer a.close()
+	return a.run(ctx, args)
+}
+
+// command is one entry of the command table. Adding a command means writing
+// its constructor and listing it in commands.
+type command struct {
+	name     string
+	synopsis string // what follows the name on the usage line
+	summary  string // one line for the command list
+	help     string // the description printed by "help COMMAND"
+	example  string // one or more example invocations, one a line
+	// setup registers the command's flags on fs and returns the function
+	// that runs the command with the arguments left after the flags.
+	setup func(fs *flag.FlagSet) action
+}
+
+// action runs a command with its positional arguments.
+type action func(ctx context.Context, a *app, args []string) error
+
+// commands returns the command table, in the order the help lists it.
+func commands() []*command {
+	return []*command{
+		migrateCommand(),
+		syncEventsCommand(),
+		historyCommand(),
+		helpCommand(),
+	}
+}
+
+// app holds what one invocation needs: its outputs, its environment, the
+// global flags and the database once a command opens it.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	commands       []*command
+
+	dbFlag string // the value of --db; empty when not given
+	db     *dbHandle
+}
+
+func (a *app) lookup(name string) *command {
+	for _, c := range a.commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// newFlagSet returns a flag set that reports errors to the caller instead of
+// printing them, with the global flags registered. Global flags are thus
+// accepted both before and after the command name.
+func (a *app) newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&a.dbFlag, "db", a.dbFlag, "the database: a SQLite file path or a PostgreSQL `DSN` (default $"+envDB+", else "+defaultDB+")")
+	return fs
+}
+
+func (a *app) run(ctx context.Context, args []string) int {
+	top := a.newFlagSet(progName)
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.printUsage(a.stdout)
+			return exitOK
+		}
+		return a.fail(nil, usageErrorf("%w", err))
+	}
+	rest := top.Args()
+	if len(rest) == 0 {
+		return a.fail(nil, usageErrorf("no command given"))
+	}
+	cmd := a.lookup(rest[0])
+	if cmd == nil {
+		return a.fail(nil, usageErrorf("unknown command %q", rest[0]))
+	}
+	fs := a.newFlagSet(cmd.name)
+	act := cmd.setup(fs)
+	if err := fs.Parse(rest[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.printCommandUsage(a.stdout, cmd)
+			return exitOK
+		}
+		return a.fail(cmd, usageErrorf("%w", err))
+	}
+	if err := act(ctx, a, fs.Args()); err != nil {
+		return a.fail(cmd, err)
+	}
+	return exitOK
+}
+
+// fail prints err, and what to do about it, to stderr and returns the exit
+// status it calls for.
+func (a *app) fail(cmd *command, err error) int {
+	code := exitCode(err)
+	prefix := progName + ": "
+	if cmd != nil && cmd.name != "help" {
+		prefix += cmd.name + ": "
+	}
+	fmt.Fprintf(a.stderr, "%s%s\n", prefix, err)
+	if hint := hintFor(err); hint != "" {
+		fmt.Fprintf(a.stderr, "%s%s\n", progName+": ", hint)
+	}
+	if code == exitUsage {
+		if cmd != nil {
+			fmt.Fprintf(a.stderr, "Run '%s help %s' for usage.\n", progName, cmd.name)
+		} else {
+			fmt.Fprintf(a.stderr, "Run '%s help' for usage.\n", progName)
+		}
+	}
+	return code
+}
+
+// exitCode maps an error to the documented exit status.
+func exitCode(err error) int {
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue), errors.Is(err, webhook.ErrInvalidArgument):
+		return exitUsage
+	case errors.Is(err, webhook.ErrInvalidEvents), errors.Is(err, webhook.ErrInvalidWebhook),
+		errors.Is(err, webhook.ErrInvalidSubscription):
+		return exitInvalidInput
+	default:
+		return exitFailure
+	}
+}
+
+// usageError is a mistake in the command line or the environment; it exits
+// with status 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// hintedError carries advice on what to do, printed on its own line after
+// the error.
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() }
+func (e *hintedError) Unwrap() error { return e.err }
+
+// withHint attaches advice to err; it returns nil when err is nil.
+func withHint(err error, hint string) error {
+	if err == nil {
+		return nil
+	}
+	return &hintedError{err: err, hint: hint}
+}
+
+// hintFor returns the advice attached to err, or advice for a few errors
+// whose cause is commonly known.
+func hintFor(err error) string {
+	var he *hintedError
+	if errors.As(err, &he) {
+		return he.hint
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "no such table") || strings.Contains(msg, "SQLSTATE 42P01") {
+		return "the webhook tables are missing: run '" + progName + " migrate' first, or check --db"
+	}
+	return ""
+}
