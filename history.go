@@ -15,25 +15,37 @@ import (
 // Rows written by the Python package have Attempt 1 and no duration or
 // error text.
 type History struct {
-	ID          int64
-	DeliveryID  string
-	WebhookCode string
-	EventCode   string
-	ScopeType   string
-	ScopeCode   string
-	CreatedAt   time.Time
-	Success     bool
+	ID          int64     `json:"id"`
+	DeliveryID  string    `json:"delivery_id"`
+	WebhookCode string    `json:"webhook_code"`
+	EventCode   string    `json:"event_code"`
+	ScopeType   string    `json:"scope_type"`
+	ScopeCode   string    `json:"scope_code"`
+	CreatedAt   time.Time `json:"created_at"`
+	Success     bool      `json:"success"`
 	// StatusCode is 0 when no response arrived.
-	StatusCode int
+	StatusCode int `json:"status_code"`
 	// Attempt is 1 for the first request of a delivery.
-	Attempt  int
-	Duration time.Duration
+	Attempt int `json:"attempt"`
+	// Duration of the attempt; encoded in JSON as duration_us, microseconds.
+	Duration time.Duration `json:"-"`
 	// Error says why the attempt failed; empty on success.
-	Error    string
-	Request  HistoryRequest
-	Response HistoryResponse
-	// ExtraInfo is the raw extra_info column.
-	ExtraInfo json.RawMessage
+	Error    string          `json:"error,omitempty"`
+	Request  HistoryRequest  `json:"request"`
+	Response HistoryResponse `json:"response"`
+	// ExtraInfo is the extra_info column (request and response as stored,
+	// credentials redacted).
+	ExtraInfo json.RawMessage `json:"-"`
+}
+
+// MarshalJSON encodes the row with snake_case keys and the duration in
+// microseconds, as the columns are named.
+func (h History) MarshalJSON() ([]byte, error) {
+	type plain History
+	return json.Marshal(struct {
+		plain
+		DurationUS int64 `json:"duration_us"`
+	}{plain(h), h.Duration.Microseconds()})
 }
 
 // HistoryRequest is the request part of a history row.
@@ -133,7 +145,14 @@ func (r *historyRow) history() History {
 	h := History{
 		ID: r.ID, DeliveryID: r.DeliveryID, WebhookCode: r.WebhookCode, EventCode: r.EventCode,
 		ScopeType: r.ScopeType, ScopeCode: r.ScopeCode, CreatedAt: r.CreatedAt, Success: r.Success,
-		Attempt: max(r.Attempt, 1), ExtraInfo: json.RawMessage(r.ExtraInfo),
+		Attempt: max(r.Attempt, 1),
+	}
+	switch raw := bytes.TrimSpace(r.ExtraInfo); {
+	case len(raw) == 0:
+	case json.Valid(raw):
+		h.ExtraInfo = json.RawMessage(raw)
+	default: // not JSON (written by hand or another tool): keep it as a string
+		h.ExtraInfo, _ = json.Marshal(string(raw))
 	}
 	if r.StatusCode != nil {
 		h.StatusCode = *r.StatusCode

@@ -53,7 +53,18 @@ type SyncResult struct {
 // and nothing is written. Events missing from the file are kept; use
 // SyncEventsYAML with SyncOptions.Prune to delete them.
 func (c *Client) SyncEvents(ctx context.Context, basePath, filename string) (*SyncResult, error) {
-	return c.syncFile(ctx, os.DirFS(basePath), filename, filepath.Join(basePath, filename))
+	if filename == "" {
+		return nil, fmt.Errorf("%w: events file name is empty", ErrInvalidArgument)
+	}
+	path := filename
+	if !filepath.IsAbs(filename) {
+		path = filepath.Join(basePath, filename) // os.path.join, as the Python command does
+	}
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	return c.syncFile(ctx, os.DirFS(dir), name, path)
 }
 
 // SyncEventsFS is SyncEvents reading the file name from fsys, typically an

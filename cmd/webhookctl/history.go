@@ -204,18 +204,6 @@ func writeHistoryJSON(w io.Writer, rows []webhook.History) error {
 	if rows == nil {
 		rows = []webhook.History{}
 	}
-	for i := range rows {
-		// A raw extra_info that is empty or not JSON (a row written by
-		// hand) would make the whole array fail to encode: show it as null
-		// or as a string.
-		switch extra := rows[i].ExtraInfo; {
-		case len(extra) == 0:
-			rows[i].ExtraInfo = nil
-		case !json.Valid(extra):
-			quoted, _ := json.Marshal(string(extra))
-			rows[i].ExtraInfo = quoted
-		}
-	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")

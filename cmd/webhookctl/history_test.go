@@ -289,7 +289,7 @@ func TestHistoryOddRows(t *testing.T) {
 	}
 	got := historyJSON(t, f)
 	// Rows come newest first: wh_null, wh_text, wh_empty.
-	if len(got) != 3 || string(got[0].ExtraInfo) != "null" || string(got[1].ExtraInfo) != `"not json"` || string(got[2].ExtraInfo) != "null" {
+	if len(got) != 3 || got[0].WebhookCode != "wh_null" || got[1].WebhookCode != "wh_text" || !strings.HasPrefix(got[1].Error, "line one") || got[2].StatusCode != 200 {
 		t.Fatalf("history --json = %+v", got)
 	}
 	res := f.mustRun("history")
