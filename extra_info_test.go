@@ -314,3 +314,39 @@ func TestDecodeWebhookReadsWhatEncodeExtraWrites(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeWebhookHugeDurationsDoNotOverflow(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t, Config{PrivateSecret: pythonSecret})
+	for _, extra := range []string{`{"timeout": 1e10}`, `{"interval": 1e10}`, `{"timeout": "9300000000", "interval": 1e300}`} {
+		wh, err := c.decodeWebhook(&webhookRow{Code: "wh", Name: "W", Endpoint: "https://example.com", Method: "POST", ExtraInfo: jsonText(extra)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wh.Timeout < 0 || wh.RetryInterval < 0 {
+			t.Fatalf("%s: Timeout %v, RetryInterval %v; want non-negative (clamped)", extra, wh.Timeout, wh.RetryInterval)
+		}
+		if msg := wh.validate(); msg != "" {
+			t.Fatalf("%s: decoded config fails validate: %s", extra, msg)
+		}
+	}
+	wh, _ := c.decodeWebhook(&webhookRow{Code: "wh", Name: "W", Endpoint: "https://example.com", Method: "POST", ExtraInfo: jsonText(`{"timeout": 1e10}`)})
+	if wh.Timeout != time.Duration(1<<63-1) {
+		t.Fatalf("Timeout = %v, want the largest Duration", wh.Timeout)
+	}
+}
+
+func TestParseStoredExtraErrorPathHasNoSpace(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		`{"headers": ["X-Team"]}`:                           "extra_info.headers[0] is a string",
+		`{"headers": [{"key": "a"}, {"key": 1}]}`:           "extra_info.headers[1].key is a number",
+		`{"authorization": {"type": "bearer", "token": 1}}`: "extra_info.authorization.token is a number",
+		`{"headers": {}}`:                                   "extra_info.headers is an object",
+	} {
+		_, err := parseStoredExtra([]byte(raw))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("parseStoredExtra(%s) error = %v, want it to contain %q", raw, err, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -177,6 +179,10 @@ func (c *Client) syncEvents(ctx context.Context, events []Event, opts SyncOption
 					res.Removed = append(res.Removed, old.Code)
 				}
 			}
+			slices.Sort(res.Removed)
+			if len(res.Removed) > 0 && len(events) == 0 {
+				return fmt.Errorf("%w: refusing to prune: the file lists no event, which would delete all %d (a truncated file?)", ErrInvalidEvents, len(res.Removed))
+			}
 			if len(res.Removed) > 0 {
 				if err := tx.Where("code IN ?", res.Removed).Delete(&eventRow{}).Error; err != nil {
 					return fmt.Errorf("webhook: removing events: %w", err)
@@ -241,6 +247,9 @@ func ParseEvents(name string, data []byte) ([]Event, error) {
 	if len(data) > MaxEventsFileBytes {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalidEvents, name, MaxEventsFileBytes)
 	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errAt(1, "the file is empty: it needs \"version: 1\" and an \"events\" list")
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%w: %s: not valid YAML: %v", ErrInvalidEvents, name, err)
@@ -253,6 +262,9 @@ func ParseEvents(name string, data []byte) ([]Event, error) {
 		return nil, errAt(root.Line, "the document is %s, want a mapping with \"version\" and \"events\"", nodeKind(root))
 	}
 	var eventsNode *yaml.Node
+	if k, first := repeatedKey(root); k != nil {
+		return nil, errAt(k.Line, "key %q is repeated (first on line %d)", k.Value, first)
+	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch k.Value {
@@ -280,6 +292,9 @@ func ParseEvents(name string, data []byte) ([]Event, error) {
 	for _, item := range eventsNode.Content {
 		if item.Kind != yaml.MappingNode {
 			return nil, errAt(item.Line, "an event is %s, want a mapping with code and name", nodeKind(item))
+		}
+		if k, first := repeatedKey(item); k != nil {
+			return nil, errAt(k.Line, "key %q is repeated (first on line %d)", k.Value, first)
 		}
 		var ev Event
 		var hasCode, hasName bool
@@ -337,6 +352,21 @@ func ParseEvents(name string, data []byte) ([]Event, error) {
 		events = append(events, ev)
 	}
 	return events, nil
+}
+
+// repeatedKey returns the second occurrence of a key of mapping m and the
+// line of the first, or nil. yaml.v3 does not report repeated keys when it
+// decodes into a yaml.Node, and the last one would silently win.
+func repeatedKey(m *yaml.Node) (*yaml.Node, int) {
+	seen := make(map[string]int, len(m.Content)/2)
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if first, dup := seen[k.Value]; dup && k.Kind == yaml.ScalarNode {
+			return k, first
+		}
+		seen[k.Value] = k.Line
+	}
+	return nil, 0
 }
 
 func nodeKind(n *yaml.Node) string {

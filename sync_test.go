@@ -594,3 +594,53 @@ func TestSyncEventListValidates(t *testing.T) {
 		t.Fatalf("Event(x).Info = %#v", ev.Info)
 	}
 }
+
+func TestSyncEventsRemovedIsSortedByCode(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t, Config{})
+	mustSync(t, c, "version: 1\nevents:\n  - {code: zeta, name: Z}\n  - {code: alpha, name: A}\n  - {code: mid, name: M}\n  - {code: beta, name: B}\n")
+	res, err := c.SyncEventsYAML(testCtx(t), "events.yaml", []byte("version: 1\nevents:\n  - {code: mid, name: M}\n"), SyncOptions{Prune: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"alpha", "beta", "zeta"}; !reflect.DeepEqual(res.Removed, want) {
+		t.Fatalf("Removed = %v, want %v (sorted by code, as SyncResult documents)", res.Removed, want)
+	}
+}
+
+func TestPruneRefusesToDeleteEveryEvent(t *testing.T) {
+	t.Parallel()
+	c := newTestClient(t, Config{})
+	mustSync(t, c, twoEvents)
+	_, err := c.SyncEventsYAML(testCtx(t), "events.yaml", []byte("version: 1\nevents:\n"), SyncOptions{Prune: true})
+	if !errors.Is(err, ErrInvalidEvents) || !strings.Contains(err.Error(), "refusing to prune") {
+		t.Fatalf("pruning with an empty list: %v", err)
+	}
+	if evs, _ := c.Events(testCtx(t)); len(evs) != 2 {
+		t.Fatalf("events after the refused prune: %d", len(evs))
+	}
+}
+
+func TestParseEventsRejectsRepeatedKeys(t *testing.T) {
+	t.Parallel()
+	for yaml, line := range map[string]string{
+		"version: 1\nevents:\n  - {code: a, name: A}\nevents:\n  - {code: b, name: B}\n": "events.yaml:4:",
+		"version: 1\nversion: 1\nevents: []\n":                                           "events.yaml:2:",
+		"version: 1\nevents:\n  - code: a\n    name: A\n    name: B\n":                   "events.yaml:5:",
+	} {
+		_, err := ParseEvents("events.yaml", []byte(yaml))
+		if !errors.Is(err, ErrInvalidEvents) || !strings.Contains(err.Error(), line) || !strings.Contains(err.Error(), "repeated") {
+			t.Errorf("ParseEvents(%q) error = %v, want ErrInvalidEvents at %s about a repeated key", yaml, err, line)
+		}
+	}
+}
+
+func TestParseEventsWhitespaceWithTabsIsEmpty(t *testing.T) {
+	t.Parallel()
+	for _, yaml := range []string{"\t\n", "  \t  \n\n", "\r\n\t"} {
+		_, err := ParseEvents("events.yaml", []byte(yaml))
+		if !errors.Is(err, ErrInvalidEvents) || !strings.Contains(err.Error(), "events.yaml:1:") || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("ParseEvents(%q) error = %v, want the empty-file error at events.yaml:1", yaml, err)
+		}
+	}
+}

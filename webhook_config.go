@@ -193,7 +193,11 @@ func parseStoredExtra(raw []byte) (storedExtra, error) {
 			}
 		}
 		if err != nil {
-			return storedExtra{}, fmt.Errorf("extra_info.%s %w", k, err)
+			sep := " "
+			if msg := err.Error(); strings.HasPrefix(msg, "[") || strings.HasPrefix(msg, ".") {
+				sep = "" // a path inside the field: extra_info.headers[0].key
+			}
+			return storedExtra{}, fmt.Errorf("extra_info.%s%s%w", k, sep, err)
 		}
 	}
 	return se, nil
@@ -339,7 +343,11 @@ func fromSeconds(f *float64) time.Duration {
 	if f == nil {
 		return 0
 	}
-	return time.Duration(*f * float64(time.Second))
+	ns := *f * float64(time.Second)
+	if ns >= math.MaxInt64 { // float64(math.MaxInt64) is 2^63: out of range
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(ns)
 }
 
 // forbiddenHeaders may not be set by a webhook's custom headers: the
