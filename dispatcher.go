@@ -217,7 +217,7 @@ func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) 
 			WHERE e.code = ?`
 		args = append(args, eventCode, AllEvents, eventCode)
 	}
-	rows, err := c.db.WithContext(ctx).Raw(q, args...).Rows()
+	rows, err := c.queryRaw(ctx, q, args...)
 	if err != nil {
 		return Event{}, nil, fmt.Errorf("webhook: resolving webhooks of event %q: %w", eventCode, err)
 	}

@@ -276,7 +276,7 @@ func (c *Client) insertHistory(ctx context.Context, rows []*historyRow) error {
 			args = append(args, r.WebhookCode, r.EventCode, r.CreatedAt, r.Success, r.StatusCode, r.DeliveryID,
 				r.ScopeType, r.ScopeCode, extra, max(r.Attempt, 1), r.DurationUS, r.ErrorMessage)
 		}
-		if err := c.db.WithContext(ctx).Exec(sb.String(), args...).Error; err != nil {
+		if err := c.execRaw(ctx, sb.String(), args...); err != nil {
 			return fmt.Errorf("webhook: recording %d history row(s): %w", n, err)
 		}
 		rows = rows[n:]

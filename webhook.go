@@ -112,6 +112,7 @@ type Client struct {
 	backoff        Backoff
 	maxConcurrency int
 	history        historyCommitter
+	ph             placeholders
 }
 
 // New returns a Client that stores its data through db. db may use any GORM
@@ -172,6 +173,7 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	if c.backoff == nil {
 		c.backoff = DefaultBackoff
 	}
+	c.ph = newPlaceholders(c.db)
 	v, err := newVault(append([]string{cfg.PrivateSecret}, cfg.OldPrivateSecrets...), cfg.LegacyFernet)
 	if err != nil {
 		return nil, err
