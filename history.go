@@ -255,9 +255,10 @@ func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
 }
 
 // insertHistory writes rows with multi-row INSERT statements.
+// ctx should not be cancellable: the caller passes context.WithoutCancel, so
+// that what was sent is recorded (and SQLite drivers run the statement
+// without a watcher goroutine).
 func (c *Client) insertHistory(ctx context.Context, rows []*historyRow) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	for len(rows) > 0 {
 		n := min(len(rows), historyBatchRows)
 		var sb strings.Builder
