@@ -303,17 +303,10 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 		return fail(err)
 	}
 	scrub := newScrubber(out.secrets)
-	timeout := wh.Timeout
-	if timeout <= 0 {
-		timeout = c.cfg.Timeout
-	}
+	client, timeout := c.transport(wh)
 	interval := wh.RetryInterval
 	if interval <= 0 {
 		interval = DefaultRetryInterval
-	}
-	client := c.http
-	if wh.InsecureSkipVerify {
-		client = c.insecureHTTP
 	}
 	shown := redactedHeader(out.header, wh)
 	recReq := HistoryRequest{
@@ -537,15 +530,20 @@ func (c *Client) VerifyEndpoint(ctx context.Context, wh WebhookConfig) (*Deliver
 		res.Err = err
 		return res, err
 	}
+	client, timeout := c.transport(&wh)
+	ar, _, _ := c.attempt(ctx, client, out, timeout, newScrubber(out.secrets))
+	res.StatusCode, res.Success, res.Duration, res.Err = ar.StatusCode, ar.Success, ar.Duration, ar.Err
+	return res, res.Err
+}
+
+// transport returns the HTTP client and the per-request timeout of a webhook.
+func (c *Client) transport(wh *WebhookConfig) (*http.Client, time.Duration) {
 	timeout := wh.Timeout
 	if timeout <= 0 {
 		timeout = c.cfg.Timeout
 	}
-	client := c.http
 	if wh.InsecureSkipVerify {
-		client = c.insecureHTTP
+		return c.insecureHTTP, timeout
 	}
-	ar, _, _ := c.attempt(ctx, client, out, timeout, newScrubber(out.secrets))
-	res.StatusCode, res.Success, res.Duration, res.Err = ar.StatusCode, ar.Success, ar.Duration, ar.Err
-	return res, res.Err
+	return c.http, timeout
 }
