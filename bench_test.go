@@ -118,7 +118,7 @@ func BenchmarkBroadcastOneWebhook(b *testing.B) {
 		}
 		b.Run("bare_net_http/"+mode, func(b *testing.B) { bareLoop(b, srv.URL+"/hook", parallel) })
 		b.Run("broadcast_sqlite/"+mode, func(b *testing.B) {
-			broadcastLoop(b, newTestClient(b, Config{}), srv.URL+"/hook", parallel)
+			broadcastLoop(b, newTestClient(b, sqliteTestDB(), Config{}), srv.URL+"/hook", parallel)
 		})
 	}
 }
@@ -136,7 +136,7 @@ func BenchmarkBroadcastFanout(b *testing.B) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	b.Cleanup(srv.Close)
-	c := newTestClient(b, Config{})
+	c := newTestClient(b, sqliteTestDB(), Config{})
 	mustSync(b, c, twoEvents)
 	ctx := context.Background()
 	var hooks []WebhookConfig

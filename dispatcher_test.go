@@ -60,8 +60,7 @@ func (r *recordingBackoff) backoff(attempt int, _, retryAfter time.Duration) tim
 	return time.Millisecond
 }
 
-func TestRetriesThenSucceeds(t *testing.T) {
-	t.Parallel()
+func testRetriesThenSucceeds(t *testing.T, tdb *testDB) {
 	var n atomic.Int32
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		if n.Add(1) < 3 {
@@ -71,7 +70,7 @@ func TestRetriesThenSucceeds(t *testing.T) {
 		io.WriteString(w, "done")
 	})
 	rb := &recordingBackoff{}
-	c := newTestClient(t, Config{Backoff: rb.backoff})
+	c := newTestClient(t, tdb, Config{Backoff: rb.backoff})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, RetryTimes: 3, RetryInterval: 10 * time.Millisecond})
 	d := broadcastOne(t, c)
 	if !d.Success || d.Attempts != 3 || d.StatusCode != 200 || d.Err != nil {
@@ -105,12 +104,11 @@ func TestRetriesThenSucceeds(t *testing.T) {
 	}
 }
 
-func TestRetryStopsAtRetryTimes(t *testing.T) {
-	t.Parallel()
+func testRetryStopsAtRetryTimes(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		http.Error(w, "nope", http.StatusInternalServerError)
 	})
-	c := newTestClient(t, Config{Backoff: (&recordingBackoff{}).backoff})
+	c := newTestClient(t, tdb, Config{Backoff: (&recordingBackoff{}).backoff})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, RetryTimes: 2})
 	d := broadcastOne(t, c)
 	if d.Success || d.Attempts != 3 || d.StatusCode != 500 || !errors.Is(d.Err, ErrUnexpectedStatus) {
@@ -121,12 +119,11 @@ func TestRetryStopsAtRetryTimes(t *testing.T) {
 	}
 }
 
-func TestGoneStopsRetrying(t *testing.T) {
-	t.Parallel()
+func testGoneStopsRetrying(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		w.WriteHeader(http.StatusGone)
 	})
-	c := newTestClient(t, Config{Backoff: (&recordingBackoff{}).backoff})
+	c := newTestClient(t, tdb, Config{Backoff: (&recordingBackoff{}).backoff})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, RetryTimes: 5})
 	d := broadcastOne(t, c)
 	if d.Success || d.Attempts != 1 || d.StatusCode != 410 {
@@ -134,8 +131,7 @@ func TestGoneStopsRetrying(t *testing.T) {
 	}
 }
 
-func TestRetryAfterIsPassedToBackoffAndCapped(t *testing.T) {
-	t.Parallel()
+func testRetryAfterIsPassedToBackoffAndCapped(t *testing.T, tdb *testDB) {
 	var n atomic.Int32
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		switch n.Add(1) {
@@ -152,7 +148,7 @@ func TestRetryAfterIsPassedToBackoffAndCapped(t *testing.T) {
 	rb := &recordingBackoff{}
 	var retryIns []time.Duration
 	var mu sync.Mutex
-	c := newTestClient(t, Config{
+	c := newTestClient(t, tdb, Config{
 		Backoff: func(attempt int, interval, retryAfter time.Duration) time.Duration {
 			rb.backoff(attempt, interval, retryAfter)
 			return DefaultBackoff(attempt, time.Millisecond, 0) // do not really wait in the test
@@ -200,8 +196,7 @@ func TestDefaultBackoffGrowsWithJitter(t *testing.T) {
 	}
 }
 
-func TestTimeoutPerWebhook(t *testing.T) {
-	t.Parallel()
+func testTimeoutPerWebhook(t *testing.T, tdb *testDB) {
 	release := make(chan struct{})
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		select {
@@ -210,7 +205,7 @@ func TestTimeoutPerWebhook(t *testing.T) {
 		}
 	})
 	defer close(release)
-	c := newTestClient(t, Config{Timeout: time.Minute})
+	c := newTestClient(t, tdb, Config{Timeout: time.Minute})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, Timeout: 100 * time.Millisecond})
 	start := time.Now()
 	d := broadcastOne(t, c)
@@ -222,12 +217,11 @@ func TestTimeoutPerWebhook(t *testing.T) {
 	}
 }
 
-func TestContextCancelStopsRetries(t *testing.T) {
-	t.Parallel()
+func testContextCancelStopsRetries(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		w.WriteHeader(http.StatusBadGateway)
 	})
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, RetryTimes: 5, RetryInterval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
@@ -249,8 +243,7 @@ func TestContextCancelStopsRetries(t *testing.T) {
 	}
 }
 
-func TestRedirectsAreNotFollowed(t *testing.T) {
-	t.Parallel()
+func testRedirectsAreNotFollowed(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		if r.URL.Path == "/start" {
 			http.Redirect(w, r, "/elsewhere", http.StatusFound)
@@ -258,7 +251,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL + "/start"})
 	d := broadcastOne(t, c)
 	if d.Success || d.StatusCode != http.StatusFound {
@@ -269,13 +262,12 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	}
 }
 
-func TestUnreachableEndpointFailsOnlyItself(t *testing.T) {
-	t.Parallel()
+func testUnreachableEndpointFailsOnlyItself(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	mustSync(t, c, twoEvents)
 	ctx := testCtx(t)
 	if err := c.ApplyScopeWebhooks(ctx, "biz", "mix", []WebhookConfig{
@@ -303,13 +295,12 @@ func TestUnreachableEndpointFailsOnlyItself(t *testing.T) {
 	}
 }
 
-func TestResponseBodyCappedAndScrubbed(t *testing.T) {
-	t.Parallel()
+func testResponseBodyCappedAndScrubbed(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		// A receiver that echoes the credential back must not get it into history.
 		io.WriteString(w, "you sent "+r.Header.Get("Authorization")+" "+strings.Repeat("x", 5000))
 	})
-	c := newTestClient(t, Config{MaxResponseBodyBytes: 100})
+	c := newTestClient(t, tdb, Config{MaxResponseBodyBytes: 100})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, Auth: &Auth{Type: "bearer", Token: "echoed-token-value"}})
 	d := broadcastOne(t, c)
 	if !d.Success {
@@ -328,11 +319,10 @@ func TestResponseBodyCappedAndScrubbed(t *testing.T) {
 	}
 }
 
-func TestTLSVerification(t *testing.T) {
-	t.Parallel()
+func testTLSVerification(t *testing.T, tdb *testDB) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(srv.Close)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	mustSync(t, c, twoEvents)
 	ctx := testCtx(t)
 	if err := c.ApplyScopeWebhooks(ctx, "biz", "tls", []WebhookConfig{
@@ -356,10 +346,9 @@ func TestTLSVerification(t *testing.T) {
 	}
 }
 
-func TestVerifyEndpoint(t *testing.T) {
-	t.Parallel()
+func testVerifyEndpoint(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	wh := WebhookConfig{Code: "v", Name: "v", Endpoint: rc.URL + "/verify", Auth: &Auth{Type: "bearer", Token: "verify-token"}}
 	d, err := c.VerifyEndpoint(testCtx(t), wh)
 	if err != nil || !d.Success || d.StatusCode != 200 {
@@ -383,10 +372,9 @@ func TestVerifyEndpoint(t *testing.T) {
 	}
 }
 
-func TestMalformedStoredWebhookFailsOnlyItself(t *testing.T) {
-	t.Parallel()
+func testMalformedStoredWebhookFailsOnlyItself(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	setupScope(t, c, rc)
 	// A row written by hand (or a future Python version) with a bad extra_info.
 	if err := c.DB().Exec(`UPDATE webhook_webhook SET extra_info = '{"headers": {"not": "a list"}}' WHERE code = 'wh_basic'`).Error; err != nil {

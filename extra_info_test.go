@@ -154,7 +154,7 @@ func TestParseStoredExtraRejectsWrongTypes(t *testing.T) {
 
 func TestDecodeWebhookFromPythonRow(t *testing.T) {
 	t.Parallel()
-	c := newTestClient(t, Config{PrivateSecret: pythonSecret})
+	c := newOfflineClient(t, Config{PrivateSecret: pythonSecret})
 	row := func(extra string) *webhookRow {
 		r := &webhookRow{
 			Code: "wh1", Name: "Webhook 1", Endpoint: "https://example.com/hook",
@@ -241,8 +241,8 @@ func TestDecodeWebhookFromPythonRow(t *testing.T) {
 
 func TestDecodeWebhookErrors(t *testing.T) {
 	t.Parallel()
-	right := newTestClient(t, Config{PrivateSecret: pythonSecret})
-	wrong := newTestClient(t, Config{PrivateSecret: "not-the-python-secret"})
+	right := newOfflineClient(t, Config{PrivateSecret: pythonSecret})
+	wrong := newOfflineClient(t, Config{PrivateSecret: "not-the-python-secret"})
 	row := &webhookRow{Code: "wh1", Name: "W", Endpoint: "https://example.com", ScopeType: "template", ScopeCode: "7", Method: "POST", EnableWebhook: true}
 
 	row.ExtraInfo = jsonText(pythonExtraBasic)
@@ -280,7 +280,7 @@ func TestDecodeWebhookErrors(t *testing.T) {
 func TestDecodeWebhookReadsWhatEncodeExtraWrites(t *testing.T) {
 	t.Parallel()
 	for _, legacy := range []bool{false, true} {
-		c := newTestClient(t, Config{PrivateSecret: pythonSecret, LegacyFernet: legacy})
+		c := newOfflineClient(t, Config{PrivateSecret: pythonSecret, LegacyFernet: legacy})
 		in := WebhookConfig{
 			Code: "wh", Name: "W", Endpoint: "https://example.com/h", Method: "POST",
 			ContentType:        "application/x-www-form-urlencoded",
@@ -317,7 +317,7 @@ func TestDecodeWebhookReadsWhatEncodeExtraWrites(t *testing.T) {
 
 func TestDecodeWebhookHugeDurationsDoNotOverflow(t *testing.T) {
 	t.Parallel()
-	c := newTestClient(t, Config{PrivateSecret: pythonSecret})
+	c := newOfflineClient(t, Config{PrivateSecret: pythonSecret})
 	for _, extra := range []string{`{"timeout": 1e10}`, `{"interval": 1e10}`, `{"timeout": "9300000000", "interval": 1e300}`} {
 		wh, err := c.decodeWebhook(&webhookRow{Code: "wh", Name: "W", Endpoint: "https://example.com", Method: "POST", ExtraInfo: jsonText(extra)})
 		if err != nil {

@@ -3,46 +3,28 @@ package webhook
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 const (
-	fixtureSQLite = "testdata/fixtures/bkflow-django-webhook-1.2.6.sqlite3"
-	fixtureSecret = "my-private-secret"
-	fixtureOrigin = "http://127.0.0.1:18765"
+	fixtureSQLite   = "testdata/fixtures/bkflow-django-webhook-1.2.6.sqlite3"
+	fixturePostgres = "testdata/fixtures/bkflow-django-webhook-1.2.6.postgres.sql"
+	fixtureSecret   = "my-private-secret"
+	fixtureOrigin   = "http://127.0.0.1:18765"
 )
 
-// openFixture copies the SQLite database written by the Python package into
-// a temporary directory and returns a migrated client on it whose webhooks
-// point at rc.
-func openFixture(t *testing.T, rc *receiver, cfg Config) *Client {
+// openFixture returns a migrated client on a fresh copy of the database the
+// Python package wrote, its webhooks pointing at rc (when not nil).
+func openFixture(t *testing.T, tdb *testDB, rc *receiver, cfg Config) *Client {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "django.sqlite3")
-	src, err := os.Open(fixtureSQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	dst.Close()
-	db := openSQLite(t, path)
+	db := tdb.openFixture(t)
 	cfg.PrivateSecret = fixtureSecret
-	c, err := New(db, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClientOn(t, db, cfg)
 	if err := c.Migrate(testCtx(t)); err != nil {
 		t.Fatalf("Migrate on the Python package's database: %v", err)
 	}
@@ -55,77 +37,102 @@ func openFixture(t *testing.T, rc *receiver, cfg Config) *Client {
 	return c
 }
 
-// fixtureSchema returns the CREATE statements of the webhook tables.
-func fixtureSchema(t *testing.T, c *Client) map[string]string {
+// schemaSnapshot describes the webhook tables: each column, index and
+// constraint keyed by name, with its definition.
+func schemaSnapshot(t *testing.T, db *gorm.DB) map[string]string {
 	t.Helper()
-	var rows []struct{ Name, SQL string }
-	if err := c.DB().Raw("SELECT name, sql FROM sqlite_master WHERE name LIKE 'webhook%' AND sql IS NOT NULL").Scan(&rows).Error; err != nil {
+	out := map[string]string{}
+	var rows []struct{ Name, Def string }
+	var q string
+	switch db.Dialector.Name() {
+	case dialectSQLite:
+		q = "SELECT name, sql AS def FROM sqlite_master WHERE name LIKE 'webhook%' AND sql IS NOT NULL"
+	case dialectPostgres:
+		q = `SELECT 'column ' || table_name || '.' || column_name AS name,
+				data_type || coalesce('(' || character_maximum_length || ')', '') || ' nullable=' || is_nullable || ' default=' || coalesce(column_default, '') AS def
+			FROM information_schema.columns WHERE table_schema = current_schema() AND table_name LIKE 'webhook%'
+			UNION ALL SELECT 'index ' || indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename LIKE 'webhook%'
+			UNION ALL SELECT 'constraint ' || conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid::regclass::text LIKE 'webhook%'`
+	default:
+		t.Fatalf("no schema snapshot for %s", db.Dialector.Name())
+	}
+	if err := db.Raw(q).Scan(&rows).Error; err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
 	for _, r := range rows {
-		out[r.Name] = r.SQL
+		out[r.Name] = r.Def
 	}
 	return out
 }
 
-func TestFixtureMigrateKeepsPythonSchema(t *testing.T) {
-	t.Parallel()
-	before := func() map[string]string {
-		c := openFixture(t, nil, Config{})
-		return fixtureSchema(t, c)
-	}()
-	// openFixture migrated already; compare with the untouched file.
-	raw := openSQLite(t, fixtureSQLite+"?mode=ro")
-	var orig []struct{ Name, SQL string }
-	raw.Raw("SELECT name, sql FROM sqlite_master WHERE name LIKE 'webhook%' AND sql IS NOT NULL").Scan(&orig)
-	if len(orig) == 0 {
+func testFixtureMigrateKeepsPythonSchema(t *testing.T, tdb *testDB) {
+	db := tdb.openFixture(t)
+	before := schemaSnapshot(t, db)
+	if len(before) == 0 {
 		t.Fatal("fixture has no webhook tables")
 	}
-	for _, o := range orig {
-		got, ok := before[o.Name]
-		if !ok {
-			t.Errorf("Migrate dropped %s", o.Name)
-			continue
-		}
-		if o.Name == "webhook_history" {
-			if !strings.HasPrefix(got, strings.TrimSuffix(o.SQL, ")")) {
-				t.Errorf("Migrate changed an existing history column:\nbefore %s\nafter  %s", o.SQL, got)
-			}
-			continue
-		}
-		if got != o.SQL {
-			t.Errorf("Migrate changed %s:\nbefore %s\nafter  %s", o.Name, o.SQL, got)
+	c := newClientOn(t, db, Config{PrivateSecret: fixtureSecret})
+	for i := 0; i < 2; i++ { // the second run must change nothing
+		if err := c.Migrate(testCtx(t)); err != nil {
+			t.Fatalf("Migrate #%d on the Python package's database: %v", i+1, err)
 		}
 	}
-	if len(before) != len(orig) {
-		t.Errorf("Migrate created %d webhook objects, the Python package had %d (duplicate indexes?)", len(before), len(orig))
+	after := schemaSnapshot(t, db)
+	for name, def := range before {
+		got, ok := after[name]
+		switch {
+		case !ok:
+			t.Errorf("Migrate dropped %s", name)
+		case name == "webhook_history" && tdb.name == dialectSQLite:
+			// SQLite keeps ALTER TABLE ADD COLUMN in the CREATE statement.
+			if !strings.HasPrefix(got, strings.TrimSuffix(def, ")")) {
+				t.Errorf("Migrate changed an existing history column:\nbefore %s\nafter  %s", def, got)
+			}
+		case got != def:
+			t.Errorf("Migrate changed %s:\nbefore %s\nafter  %s", name, def, got)
+		}
+	}
+	for name, def := range after {
+		if _, ok := before[name]; ok {
+			continue
+		}
+		added := false
+		for _, col := range []string{"attempt", "duration_us", "error_message"} {
+			if name == "column webhook_history."+col {
+				added = true
+				if !strings.Contains(def, "nullable=YES") && !strings.Contains(def, "default=1") {
+					t.Errorf("added column %s is neither nullable nor defaulted: %s", name, def)
+				}
+			}
+		}
+		if !added {
+			t.Errorf("Migrate added %s (%s) to the Python package's schema (a duplicate index?)", name, def)
+		}
 	}
 }
 
-func TestFixtureStaysUsableByPythonPackage(t *testing.T) {
-	t.Parallel()
-	c := openFixture(t, nil, Config{})
+func testFixtureStaysUsableByPythonPackage(t *testing.T, tdb *testDB) {
+	c := openFixture(t, tdb, nil, Config{})
 	// The Python package inserts history rows without the library's columns.
 	err := c.DB().Exec(`INSERT INTO webhook_history (webhook_code, event_code, created_at, success, status_code, delivery_id, scope_type, scope_code, extra_info)
-		VALUES ('wh_basic', 'template_update', '2026-11-26 21:00:00.000000', 0, 500, 'py-later', 'biz', 'biz1', '{"request": {}, "response": {"error": "boom"}}')`).Error
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, "wh_basic", "template_update", time.Date(2026, 11, 26, 21, 0, 0, 0, time.UTC), false, 500,
+		"py-later", "biz", "biz1", `{"request": {}, "response": {"error": "boom"}}`).Error
 	if err != nil {
 		t.Fatalf("a Python-style insert fails after Migrate: %v", err)
 	}
 	err = c.DB().Exec(`INSERT INTO webhook_webhook (code, name, endpoint, scope_type, scope_code, extra_info, method, enable_webhook)
-		VALUES ('py_new', 'n', 'http://x/', 'biz', 'biz9', '{}', 'POST', 1)`).Error
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, "py_new", "n", "http://x/", "biz", "biz9", "{}", "POST", true).Error
 	if err != nil {
 		t.Fatalf("a Python-style webhook insert fails after Migrate: %v", err)
 	}
 	hist, err := c.History(testCtx(t), HistoryQuery{DeliveryID: "py-later"})
-	if err != nil || len(hist) != 1 || hist[0].Attempt != 1 || hist[0].StatusCode != 500 || hist[0].Response.Body != `{"error": "boom"}` {
+	if err != nil || len(hist) != 1 || hist[0].Attempt != 1 || hist[0].StatusCode != 500 || !jsonEqual(hist[0].Response.Body, `{"error": "boom"}`) {
 		t.Fatalf("reading a Python-style row: %+v, %v", hist, err)
 	}
 }
 
-func TestFixtureHistoryIsReadableAndRedacted(t *testing.T) {
-	t.Parallel()
-	c := openFixture(t, nil, Config{})
+func testFixtureHistoryIsReadableAndRedacted(t *testing.T, tdb *testDB) {
+	c := openFixture(t, tdb, nil, Config{})
 	hist, err := c.History(testCtx(t), HistoryQuery{})
 	if err != nil || len(hist) != 2 {
 		t.Fatalf("fixture history: %d rows, %v", len(hist), err)
@@ -134,7 +141,7 @@ func TestFixtureHistoryIsReadableAndRedacted(t *testing.T) {
 	if basic.WebhookCode != "wh_basic" || basic.DeliveryID != "fixture-delivery-1" || !basic.Success || basic.StatusCode != 200 {
 		t.Errorf("row = %+v", basic)
 	}
-	if basic.CreatedAt.Format(time.DateTime) != "2026-11-26 20:33:29" {
+	if basic.CreatedAt.UTC().Format("2006-01-02 15:04") != "2026-11-26 20:33" {
 		t.Errorf("created_at = %v", basic.CreatedAt)
 	}
 	if basic.Request.URL != fixtureOrigin+"/basic" || !jsonEqual(basic.Response.Body, `{"message": "ok"}`) {
@@ -165,10 +172,9 @@ func mapValues(m map[string]string) []string {
 	return out
 }
 
-func TestFixtureBroadcastMatchesPythonPackage(t *testing.T) {
-	t.Parallel()
+func testFixtureBroadcastMatchesPythonPackage(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := openFixture(t, rc, Config{})
+	c := openFixture(t, tdb, rc, Config{})
 	ctx := testCtx(t)
 
 	// The Python package's recorded requests, for comparison.
@@ -257,9 +263,8 @@ func TestFixtureBroadcastMatchesPythonPackage(t *testing.T) {
 	}
 }
 
-func TestFixtureCredentialsDecryptAndRoundTrip(t *testing.T) {
-	t.Parallel()
-	c := openFixture(t, nil, Config{})
+func testFixtureCredentialsDecryptAndRoundTrip(t *testing.T, tdb *testDB) {
+	c := openFixture(t, tdb, nil, Config{})
 	ctx := testCtx(t)
 	whs, err := c.ScopeWebhooks(ctx, "biz", "biz1")
 	if err != nil {
@@ -279,7 +284,7 @@ func TestFixtureCredentialsDecryptAndRoundTrip(t *testing.T) {
 	}
 	// Re-applying what was read changes no behaviour and keeps the Python
 	// package's ciphertexts readable by it (LegacyFernet keeps them as they are).
-	legacy := openFixture(t, nil, Config{LegacyFernet: true})
+	legacy := openFixture(t, tdb, nil, Config{LegacyFernet: true})
 	var before []webhookRow
 	legacy.DB().Order("id").Find(&before)
 	if err := legacy.ApplyScopeWebhooks(ctx, "biz", "biz1", whs); err != nil {
@@ -309,10 +314,9 @@ func TestFixtureCredentialsDecryptAndRoundTrip(t *testing.T) {
 	}
 }
 
-func TestFixtureWrongSecretFailsOnlyAffectedWebhooks(t *testing.T) {
-	t.Parallel()
+func testFixtureWrongSecretFailsOnlyAffectedWebhooks(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := openFixture(t, rc, Config{})
+	c := openFixture(t, tdb, rc, Config{})
 	wrong, err := New(c.DB(), Config{PrivateSecret: "not-the-secret"})
 	if err != nil {
 		t.Fatal(err)

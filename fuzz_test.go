@@ -141,7 +141,7 @@ func FuzzVaultDecrypt(f *testing.F) {
 }
 
 func FuzzParseStoredExtra(f *testing.F) {
-	c := newTestClient(f, Config{PrivateSecret: pythonSecret})
+	c := newOfflineClient(f, Config{PrivateSecret: pythonSecret})
 	for _, s := range []string{
 		pythonExtraBasic,
 		`{"params": {"source": "bkflow"}, "data": {"static": "yes"}, "retry_times": 0, "interval": 0}`,

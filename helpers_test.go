@@ -43,20 +43,34 @@ func openSQLite(t testing.TB, path string) *gorm.DB {
 	return db
 }
 
-// newTestClient returns a migrated client on a fresh database.
-func newTestClient(t testing.TB, cfg Config) *Client {
+// newTestClient returns a migrated client on a fresh database of d.
+func newTestClient(t testing.TB, d *testDB, cfg Config) *Client {
 	t.Helper()
-	if cfg.PrivateSecret == "" {
-		cfg.PrivateSecret = testSecret
-	}
-	c, err := New(openSQLite(t, ""), cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	c := newClientOn(t, d.open(t), cfg)
 	if err := c.Migrate(context.Background()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
 	return c
+}
+
+// newClientOn returns a client on db, not migrated.
+func newClientOn(t testing.TB, db *gorm.DB, cfg Config) *Client {
+	t.Helper()
+	if cfg.PrivateSecret == "" {
+		cfg.PrivateSecret = testSecret
+	}
+	c, err := New(db, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+// newOfflineClient returns a client for tests that never touch its tables
+// (decoding, encryption).
+func newOfflineClient(t testing.TB, cfg Config) *Client {
+	t.Helper()
+	return newClientOn(t, openSQLite(t, ""), cfg)
 }
 
 // received is one request as the receiver saw it.

@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -81,10 +83,10 @@ func (webhookRow) TableName() string { return "webhook_webhook" }
 
 type subscriptionRow struct {
 	ID          int64  `gorm:"column:id;primaryKey;autoIncrement"`
-	WebhookCode string `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_subscription_webhook_code_2d55a98d;index:webhook_subscription_scope_type_scope_code_event_code_webhook_code_a6a01140_idx,priority:4"`
-	EventCode   string `gorm:"column:event_code;type:varchar(255);not null;index:webhook_subscription_event_code_431c979d;index:webhook_subscription_scope_type_scope_code_event_code_webhook_code_a6a01140_idx,priority:3"`
-	ScopeType   string `gorm:"column:scope_type;type:varchar(64);not null;index:webhook_subscription_scope_type_scope_code_event_code_webhook_code_a6a01140_idx,priority:1"`
-	ScopeCode   string `gorm:"column:scope_code;type:varchar(64);not null;index:webhook_subscription_scope_type_scope_code_event_code_webhook_code_a6a01140_idx,priority:2"`
+	WebhookCode string `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_subscription_webhook_code_2d55a98d"`
+	EventCode   string `gorm:"column:event_code;type:varchar(255);not null;index:webhook_subscription_event_code_431c979d"`
+	ScopeType   string `gorm:"column:scope_type;type:varchar(64);not null"`
+	ScopeCode   string `gorm:"column:scope_code;type:varchar(64);not null"`
 }
 
 func (subscriptionRow) TableName() string { return "webhook_subscription" }
@@ -99,17 +101,17 @@ func (scopeRow) TableName() string { return "webhook_scope" }
 
 type historyRow struct {
 	ID          int64     `gorm:"column:id;primaryKey;autoIncrement"`
-	WebhookCode string    `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_history_webhook_code_15fd4c86;index:webhook_history_scope_type_scope_code_webhook_code_event_code_d7a03ec6_idx,priority:3"`
-	EventCode   string    `gorm:"column:event_code;type:varchar(255);not null;index:webhook_history_event_code_b7ecb177;index:webhook_history_scope_type_scope_code_webhook_code_event_code_d7a03ec6_idx,priority:4"`
+	WebhookCode string    `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_history_webhook_code_15fd4c86"`
+	EventCode   string    `gorm:"column:event_code;type:varchar(255);not null;index:webhook_history_event_code_b7ecb177"`
 	CreatedAt   time.Time `gorm:"column:created_at;not null;autoCreateTime:false;index:webhook_history_created_at_adfacf62"`
 	Success     bool      `gorm:"column:success;not null"`
-	StatusCode  *int      `gorm:"column:status_code"`
+	StatusCode  *int      `gorm:"column:status_code;type:integer"`
 	DeliveryID  string    `gorm:"column:delivery_id;type:varchar(64);not null;index:webhook_history_delivery_id_87491240"`
-	ScopeType   string    `gorm:"column:scope_type;type:varchar(64);not null;index:webhook_history_scope_type_scope_code_webhook_code_event_code_d7a03ec6_idx,priority:1"`
-	ScopeCode   string    `gorm:"column:scope_code;type:varchar(64);not null;index:webhook_history_scope_type_scope_code_webhook_code_event_code_d7a03ec6_idx,priority:2"`
+	ScopeType   string    `gorm:"column:scope_type;type:varchar(64);not null"`
+	ScopeCode   string    `gorm:"column:scope_code;type:varchar(64);not null"`
 	ExtraInfo   jsonText  `gorm:"column:extra_info"`
 	// Columns added by this library; all nullable or defaulted.
-	Attempt      int     `gorm:"column:attempt;not null;default:1"`
+	Attempt      int     `gorm:"column:attempt;type:integer;not null;default:1"`
 	DurationUS   *int64  `gorm:"column:duration_us"`
 	ErrorMessage *string `gorm:"column:error_message;type:text"`
 }
@@ -127,39 +129,109 @@ var addedColumns = []struct {
 	{&historyRow{}, "ErrorMessage"},
 }
 
+// compositeIndexes are the Python package's indexes over several columns,
+// created by Migrate under the name Django gives them on each dialect.
+var compositeIndexes = []compositeIndex{
+	{
+		table:   "webhook_subscription",
+		columns: []string{"scope_type", "scope_code", "event_code", "webhook_code"},
+		long:    "webhook_subscription_scope_type_scope_code_event_code_webhook_code_a6a01140_idx",
+		short:   "webhook_subscription_scope_type_scope_code_ev_a6a01140_idx",
+	},
+	{
+		table:   "webhook_history",
+		columns: []string{"scope_type", "scope_code", "webhook_code", "event_code"},
+		long:    "webhook_history_scope_type_scope_code_webhook_code_event_code_d7a03ec6_idx",
+		short:   "webhook_history_scope_type_scope_code_we_d7a03ec6_idx",
+	},
+}
+
 // Migrate creates the tables, or brings tables created by the Python package
 // (or an older version of this library) up to date by adding the missing
 // columns and indexes. It never drops or retypes a column, so the Python
-// package keeps working on the same database. It is idempotent.
+// package keeps working on the same database. An index is recognised by its
+// columns, whatever its name. Migrate is idempotent and safe to call from
+// several instances at once: on PostgreSQL an advisory lock serialises them;
+// elsewhere a Migrate that lost a race retries.
 func (c *Client) Migrate(ctx context.Context) error {
-	db := c.dbCtx(ctx)
+	const attempts = 10
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = c.callerDB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := lockMigrations(tx); err != nil {
+				return err
+			}
+			return migrate(tx)
+		})
+		if err == nil || ctx.Err() != nil || attempt == attempts {
+			return err
+		}
+		// Another instance may hold the database's write lock (SQLite) or
+		// have created a table between our check and our DDL: the next
+		// round sees its work and does only what is left.
+		c.log.Debug("webhook: migrate met a concurrent migration, retrying", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(10+rand.IntN(40*attempt)) * time.Millisecond):
+		}
+	}
+}
+
+func migrate(db *gorm.DB) error {
 	m := db.Migrator()
+	dialect := db.Dialector.Name()
 	models := []any{&eventRow{}, &webhookRow{}, &subscriptionRow{}, &scopeRow{}, &historyRow{}}
 	for _, model := range models {
-		if !m.HasTable(model) {
-			if err := m.CreateTable(model); err != nil {
-				return fmt.Errorf("webhook: migrate: creating table for %T: %w", model, err)
-			}
-			continue
-		}
-		for _, col := range addedColumns {
-			if fmt.Sprintf("%T", col.model) != fmt.Sprintf("%T", model) || m.HasColumn(model, col.field) {
-				continue
-			}
-			if err := m.AddColumn(model, col.field); err != nil {
-				return fmt.Errorf("webhook: migrate: adding column %s: %w", col.field, err)
-			}
-		}
 		stmt := &gorm.Statement{DB: db}
 		if err := stmt.Parse(model); err != nil {
 			return fmt.Errorf("webhook: migrate: %w", err)
 		}
+		table := stmt.Schema.Table
+		if !m.HasTable(model) {
+			if err := m.CreateTable(model); err != nil {
+				return fmt.Errorf("webhook: migrate: creating table %s: %w", table, err)
+			}
+		} else {
+			for _, col := range addedColumns {
+				if fmt.Sprintf("%T", col.model) != fmt.Sprintf("%T", model) || m.HasColumn(model, col.field) {
+					continue
+				}
+				if err := m.AddColumn(model, col.field); err != nil {
+					return fmt.Errorf("webhook: migrate: adding column %s.%s: %w", table, col.field, err)
+				}
+			}
+		}
+		have, err := indexColumns(db, table)
+		if err != nil {
+			return fmt.Errorf("webhook: migrate: reading the indexes of %s: %w", table, err)
+		}
+		exists := func(name string, cols []string) bool {
+			if have != nil {
+				_, ok := have[strings.Join(cols, ",")]
+				return ok
+			}
+			return m.HasIndex(model, name)
+		}
 		for _, idx := range stmt.Schema.ParseIndexes() {
-			if m.HasIndex(model, idx.Name) {
+			cols := make([]string, len(idx.Fields))
+			for i, f := range idx.Fields {
+				cols[i] = f.DBName
+			}
+			if exists(idx.Name, cols) {
 				continue
 			}
 			if err := m.CreateIndex(model, idx.Name); err != nil {
 				return fmt.Errorf("webhook: migrate: creating index %s: %w", idx.Name, err)
+			}
+		}
+		for _, ci := range compositeIndexes {
+			if ci.table != table || exists(ci.name(dialect), ci.columns) {
+				continue
+			}
+			q := fmt.Sprintf("CREATE INDEX %s ON %s (%s)", ci.name(dialect), table, strings.Join(ci.columns, ", "))
+			if err := db.Exec(q).Error; err != nil {
+				return fmt.Errorf("webhook: migrate: creating index %s: %w", ci.name(dialect), err)
 			}
 		}
 	}

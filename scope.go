@@ -75,7 +75,10 @@ func (c *Client) ApplyScopeWebhooks(ctx context.Context, scopeType, scopeCode st
 		w.Method = w.method()
 		items[i] = w
 	}
-	return c.dbCtx(ctx).Transaction(func(tx *gorm.DB) error {
+	return c.transaction(ctx, func(tx *gorm.DB) error {
+		if err := lockForWrite(tx, "scope "+scopeType+"/"+scopeCode); err != nil {
+			return err
+		}
 		var existing []webhookRow
 		if err := tx.Where("scope_type = ? AND scope_code = ?", scopeType, scopeCode).Find(&existing).Error; err != nil {
 			return fmt.Errorf("webhook: loading webhooks of scope %s/%s: %w", scopeType, scopeCode, err)

@@ -33,7 +33,10 @@ func (c *Client) ApplyScopeSubscriptions(ctx context.Context, scopeType, scopeCo
 			}
 		}
 	}
-	return c.dbCtx(ctx).Transaction(func(tx *gorm.DB) error {
+	return c.transaction(ctx, func(tx *gorm.DB) error {
+		if err := lockForWrite(tx, "scope "+scopeType+"/"+scopeCode); err != nil {
+			return err
+		}
 		if len(subscriptions) > 0 {
 			var codes []string
 			if err := tx.Model(&webhookRow{}).Where("scope_type = ? AND scope_code = ?", scopeType, scopeCode).Pluck("code", &codes).Error; err != nil {

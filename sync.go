@@ -133,7 +133,10 @@ func (c *Client) SyncEventList(ctx context.Context, events []Event, opts SyncOpt
 
 func (c *Client) syncEvents(ctx context.Context, events []Event, opts SyncOptions) (*SyncResult, error) {
 	res := &SyncResult{}
-	err := c.dbCtx(ctx).Transaction(func(tx *gorm.DB) error {
+	err := c.transaction(ctx, func(tx *gorm.DB) error {
+		if err := lockForWrite(tx, "events"); err != nil {
+			return err
+		}
 		*res = SyncResult{}
 		var existing []eventRow
 		if err := tx.Find(&existing).Error; err != nil {

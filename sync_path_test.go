@@ -9,8 +9,7 @@ import (
 )
 
 // SyncEvents joins its arguments as the Python command's os.path.join does.
-func TestSyncEventsJoinsPathsLikeThePythonCommand(t *testing.T) {
-	t.Parallel()
+func testSyncEventsJoinsPathsLikeThePythonCommand(t *testing.T, tdb *testDB) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "events.yaml")
 	if err := os.WriteFile(file, []byte(strings.TrimSpace(twoEvents)+"\n"), 0o600); err != nil {
@@ -27,7 +26,7 @@ func TestSyncEventsJoinsPathsLikeThePythonCommand(t *testing.T) {
 		{sub, "../events.yaml"}, // a relative file may climb
 		{dir, "./sub/../events.yaml"},
 	} {
-		c := newTestClient(t, Config{})
+		c := newTestClient(t, tdb, Config{})
 		res, err := c.SyncEvents(testCtx(t), tc.base, tc.name)
 		if err != nil || len(res.Created) != 2 {
 			t.Errorf("SyncEvents(%q, %q) = %+v, %v", tc.base, tc.name, res, err)
@@ -35,10 +34,9 @@ func TestSyncEventsJoinsPathsLikeThePythonCommand(t *testing.T) {
 	}
 }
 
-func TestHistoryJSONUsesColumnNames(t *testing.T) {
-	t.Parallel()
+func testHistoryJSONUsesColumnNames(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, Auth: &Auth{Type: "bearer", Token: "json-token"}})
 	d := broadcastOne(t, c)
 	hist, err := c.History(testCtx(t), HistoryQuery{DeliveryID: d.DeliveryID})

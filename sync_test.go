@@ -111,10 +111,9 @@ func TestParseEventsAccepts(t *testing.T) {
 	}
 }
 
-func TestSyncEventsLifecycle(t *testing.T) {
-	t.Parallel()
+func testSyncEventsLifecycle(t *testing.T, tdb *testDB) {
 	ctx := testCtx(t)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 
 	res, err := c.SyncEventsYAML(ctx, "events.yaml", readTestdata(t, "events.yaml"), SyncOptions{})
 	if err != nil {
@@ -185,10 +184,9 @@ events:
 	}
 }
 
-func TestSyncEventsKeepsOrPrunesUnlisted(t *testing.T) {
-	t.Parallel()
+func testSyncEventsKeepsOrPrunesUnlisted(t *testing.T, tdb *testDB) {
 	ctx := testCtx(t)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	mustSync(t, c, `
 version: 1
 events:
@@ -230,9 +228,8 @@ events:
 
 // TestSyncEventsReadsPythonRows checks that rows the Python command wrote
 // (NULL description, NULL info) are recognised as unchanged.
-func TestSyncEventsReadsPythonRows(t *testing.T) {
-	t.Parallel()
-	c := newTestClient(t, Config{})
+func testSyncEventsReadsPythonRows(t *testing.T, tdb *testDB) {
+	c := newTestClient(t, tdb, Config{})
 	for _, row := range []eventRow{
 		{Code: "task_create", Name: "任务创建"},
 		{Code: "task_finished", Name: "任务完成", Info: jsonText(`{"b": 2, "a": [1, "x"]}`)},
@@ -253,13 +250,12 @@ events:
 	checkResult(t, res, SyncResult{Unchanged: []string{"task_create", "task_finished"}})
 }
 
-func TestSyncEventsFromFiles(t *testing.T) {
-	t.Parallel()
+func testSyncEventsFromFiles(t *testing.T, tdb *testDB) {
 	ctx := testCtx(t)
 
 	t.Run("real file", func(t *testing.T) {
 		t.Parallel()
-		c := newTestClient(t, Config{})
+		c := newTestClient(t, tdb, Config{})
 		dir := t.TempDir()
 		path := filepath.Join(dir, "webhook_resources.yaml")
 		if err := os.WriteFile(path, readTestdata(t, "events.yaml"), 0o644); err != nil {
@@ -303,7 +299,7 @@ func TestSyncEventsFromFiles(t *testing.T) {
 
 	t.Run("MapFS", func(t *testing.T) {
 		t.Parallel()
-		c := newTestClient(t, Config{})
+		c := newTestClient(t, tdb, Config{})
 		fsys := fstest.MapFS{
 			"events/events.yaml":  {Data: readTestdata(t, "events.yaml")},
 			"events/renamed.yaml": {Data: readTestdata(t, "events_renamed.yaml")},
@@ -330,7 +326,7 @@ func TestSyncEventsFromFiles(t *testing.T) {
 
 	t.Run("DirFS of testdata", func(t *testing.T) {
 		t.Parallel()
-		c := newTestClient(t, Config{})
+		c := newTestClient(t, tdb, Config{})
 		res, err := c.SyncEventsFS(ctx, os.DirFS("testdata"), "events/events.yaml")
 		if err != nil {
 			t.Fatal(err)
@@ -340,7 +336,7 @@ func TestSyncEventsFromFiles(t *testing.T) {
 
 	t.Run("invalid file", func(t *testing.T) {
 		t.Parallel()
-		c := newTestClient(t, Config{})
+		c := newTestClient(t, tdb, Config{})
 		_, err := c.SyncEvents(ctx, filepath.Join("testdata", "events"), "duplicate.yaml")
 		if !errors.Is(err, ErrInvalidEvents) || !strings.Contains(err.Error(), "duplicate.yaml:7:") || !strings.Contains(err.Error(), "line 3") {
 			t.Fatalf("SyncEvents(duplicate.yaml) error = %v, want ErrInvalidEvents at duplicate.yaml:7 naming line 3", err)
@@ -352,7 +348,7 @@ func TestSyncEventsFromFiles(t *testing.T) {
 
 	t.Run("missing file", func(t *testing.T) {
 		t.Parallel()
-		c := newTestClient(t, Config{})
+		c := newTestClient(t, tdb, Config{})
 		if _, err := c.SyncEvents(ctx, t.TempDir(), "nope.yaml"); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("SyncEvents(missing) error = %v, want fs.ErrNotExist", err)
 		}
@@ -395,8 +391,7 @@ var syncEntries = []syncEntry{
 	}},
 }
 
-func TestSyncEventsRejectsInvalidFiles(t *testing.T) {
-	t.Parallel()
+func testSyncEventsRejectsInvalidFiles(t *testing.T, tdb *testDB) {
 	cases := []struct {
 		name string
 		yaml string
@@ -443,7 +438,7 @@ func TestSyncEventsRejectsInvalidFiles(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := testCtx(t)
-			c := newTestClient(t, Config{})
+			c := newTestClient(t, tdb, Config{})
 			mustSync(t, c, twoEvents)
 			before := mustEvents(t, c)
 			for _, entry := range syncEntries {
@@ -470,10 +465,9 @@ func TestSyncEventsRejectsInvalidFiles(t *testing.T) {
 
 // TestSyncEventsPartialFileWritesNothing checks that an error in the last
 // event of a file does not let the events before it through.
-func TestSyncEventsPartialFileWritesNothing(t *testing.T) {
-	t.Parallel()
+func testSyncEventsPartialFileWritesNothing(t *testing.T, tdb *testDB) {
 	ctx := testCtx(t)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	mustSync(t, c, twoEvents)
 	before := mustEvents(t, c)
 	data := []byte(`version: 1
@@ -520,8 +514,7 @@ func (h hiddenSizeFS) Open(name string) (fs.File, error) {
 	return hiddenSizeFile{f}, nil
 }
 
-func TestSyncEventsRejectsLargeFiles(t *testing.T) {
-	t.Parallel()
+func testSyncEventsRejectsLargeFiles(t *testing.T, tdb *testDB) {
 	ctx := testCtx(t)
 	// A valid document padded with a comment: only the size is wrong.
 	head := "version: 1\nevents:\n  - {code: big, name: Big}\n#"
@@ -532,7 +525,7 @@ func TestSyncEventsRejectsLargeFiles(t *testing.T) {
 	if len(tooBig) != MaxEventsFileBytes+1 {
 		t.Fatalf("padding: %d bytes", len(tooBig))
 	}
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	mustSync(t, c, twoEvents)
 	before := mustEvents(t, c)
 
@@ -558,10 +551,9 @@ func TestSyncEventsRejectsLargeFiles(t *testing.T) {
 	checkResult(t, res, SyncResult{Created: []string{"big"}})
 }
 
-func TestSyncEventListValidates(t *testing.T) {
-	t.Parallel()
+func testSyncEventListValidates(t *testing.T, tdb *testDB) {
 	ctx := testCtx(t)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	mustSync(t, c, twoEvents)
 	before := mustEvents(t, c)
 	cases := []struct {
@@ -595,9 +587,8 @@ func TestSyncEventListValidates(t *testing.T) {
 	}
 }
 
-func TestSyncEventsRemovedIsSortedByCode(t *testing.T) {
-	t.Parallel()
-	c := newTestClient(t, Config{})
+func testSyncEventsRemovedIsSortedByCode(t *testing.T, tdb *testDB) {
+	c := newTestClient(t, tdb, Config{})
 	mustSync(t, c, "version: 1\nevents:\n  - {code: zeta, name: Z}\n  - {code: alpha, name: A}\n  - {code: mid, name: M}\n  - {code: beta, name: B}\n")
 	res, err := c.SyncEventsYAML(testCtx(t), "events.yaml", []byte("version: 1\nevents:\n  - {code: mid, name: M}\n"), SyncOptions{Prune: true})
 	if err != nil {
@@ -608,9 +599,8 @@ func TestSyncEventsRemovedIsSortedByCode(t *testing.T) {
 	}
 }
 
-func TestPruneRefusesToDeleteEveryEvent(t *testing.T) {
-	t.Parallel()
-	c := newTestClient(t, Config{})
+func testPruneRefusesToDeleteEveryEvent(t *testing.T, tdb *testDB) {
+	c := newTestClient(t, tdb, Config{})
 	mustSync(t, c, twoEvents)
 	_, err := c.SyncEventsYAML(testCtx(t), "events.yaml", []byte("version: 1\nevents:\n"), SyncOptions{Prune: true})
 	if !errors.Is(err, ErrInvalidEvents) || !strings.Contains(err.Error(), "refusing to prune") {

@@ -222,3 +222,21 @@ func httpClients(base *http.Client) (secure, insecure *http.Client) {
 func (c *Client) DB() *gorm.DB { return c.callerDB }
 
 func (c *Client) dbCtx(ctx context.Context) *gorm.DB { return c.db.WithContext(ctx) }
+
+// transaction runs fn in a transaction, again (up to 5 times, with a short
+// growing pause) when it failed only because of a concurrent transaction.
+func (c *Client) transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = c.dbCtx(ctx).Transaction(fn)
+		if err == nil || attempt == 5 || !retryableTxError(err) || ctx.Err() != nil {
+			return err
+		}
+		c.log.Debug("webhook: retrying a transaction that met a concurrent one", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
+		}
+	}
+}

@@ -40,9 +40,8 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 }
 
-func TestMigrateIsIdempotent(t *testing.T) {
-	t.Parallel()
-	c := newTestClient(t, Config{})
+func testMigrateIsIdempotent(t *testing.T, tdb *testDB) {
+	c := newTestClient(t, tdb, Config{})
 	for i := 0; i < 2; i++ {
 		if err := c.Migrate(testCtx(t)); err != nil {
 			t.Fatalf("Migrate #%d: %v", i+2, err)
@@ -87,10 +86,9 @@ func setupScope(t *testing.T, c *Client, rc *receiver) {
 	}
 }
 
-func TestBroadcastWireFormat(t *testing.T) {
-	t.Parallel()
+func testBroadcastWireFormat(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	setupScope(t, c, rc)
 	ctx := testCtx(t)
 
@@ -185,10 +183,9 @@ func counts(m map[string][]received) map[string]int {
 	return out
 }
 
-func TestBroadcastDeliveryIDFromExtraInfoGoesToEveryWebhook(t *testing.T) {
-	t.Parallel()
+func testBroadcastDeliveryIDFromExtraInfoGoesToEveryWebhook(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	setupScope(t, c, rc)
 	info := map[string]any{"template_id": "t-fixture", "delivery_id": "fixture-delivery-1"}
 	res, err := c.Broadcast(testCtx(t), "template_update", []Scope{{"biz", "biz1"}}, info)
@@ -219,10 +216,9 @@ func TestBroadcastDeliveryIDFromExtraInfoGoesToEveryWebhook(t *testing.T) {
 	}
 }
 
-func TestBroadcastResolution(t *testing.T) {
-	t.Parallel()
+func testBroadcastResolution(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	setupScope(t, c, rc)
 	ctx := testCtx(t)
 
@@ -269,11 +265,10 @@ func TestBroadcastResolution(t *testing.T) {
 	}
 }
 
-func TestBroadcastHistory(t *testing.T) {
-	t.Parallel()
+func testBroadcastHistory(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	c := newTestClient(t, Config{Now: func() time.Time { return now }})
+	c := newTestClient(t, tdb, Config{Now: func() time.Time { return now }})
 	setupScope(t, c, rc)
 	ctx := testCtx(t)
 	if _, err := c.Broadcast(ctx, "template_update", []Scope{{"biz", "biz1"}}, map[string]any{"template_id": "t1"}); err != nil {
@@ -339,10 +334,9 @@ func TestBroadcastHistory(t *testing.T) {
 	}
 }
 
-func TestBroadcastFormEncodingKeepsNestedValues(t *testing.T) {
-	t.Parallel()
+func testBroadcastFormEncodingKeepsNestedValues(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	mustSync(t, c, twoEvents)
 	ctx := testCtx(t)
 	err := c.ApplyScopeWebhooks(ctx, "biz", "b", []WebhookConfig{{
@@ -384,13 +378,12 @@ func TestBroadcastFormEncodingKeepsNestedValues(t *testing.T) {
 	}
 }
 
-func TestBroadcastSendsInParallel(t *testing.T) {
-	t.Parallel()
+func testBroadcastSendsInParallel(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		time.Sleep(200 * time.Millisecond)
 		w.WriteHeader(http.StatusNoContent)
 	})
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	mustSync(t, c, twoEvents)
 	ctx := testCtx(t)
 	var hooks []WebhookConfig
@@ -419,10 +412,9 @@ func TestBroadcastSendsInParallel(t *testing.T) {
 	}
 }
 
-func TestApplyScopeWebhooksRoundTripChangesNothing(t *testing.T) {
-	t.Parallel()
+func testApplyScopeWebhooksRoundTripChangesNothing(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	setupScope(t, c, rc)
 	ctx := testCtx(t)
 	var before []webhookRow
@@ -456,9 +448,8 @@ func TestApplyScopeWebhooksRoundTripChangesNothing(t *testing.T) {
 	}
 }
 
-func TestApplyScopeWebhooksDoesNotMutateInput(t *testing.T) {
-	t.Parallel()
-	c := newTestClient(t, Config{})
+func testApplyScopeWebhooksDoesNotMutateInput(t *testing.T, tdb *testDB) {
+	c := newTestClient(t, tdb, Config{})
 	in := []WebhookConfig{{
 		Code: "a", Name: "a", Endpoint: "https://example.invalid/x", Method: "post",
 		Auth: &Auth{Type: "bearer", Token: "tok"}, Headers: []Header{{Key: "X-K", Value: "v"}},
@@ -473,10 +464,9 @@ func TestApplyScopeWebhooksDoesNotMutateInput(t *testing.T) {
 	}
 }
 
-func TestApplyScopeWebhooksDeletesUnlistedWithTheirSubscriptions(t *testing.T) {
-	t.Parallel()
+func testApplyScopeWebhooksDeletesUnlistedWithTheirSubscriptions(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	setupScope(t, c, rc)
 	ctx := testCtx(t)
 	keep, err := c.ScopeWebhooks(ctx, "biz", "biz1")
@@ -505,9 +495,8 @@ func TestApplyScopeWebhooksDeletesUnlistedWithTheirSubscriptions(t *testing.T) {
 	}
 }
 
-func TestApplyScopeWebhooksValidation(t *testing.T) {
-	t.Parallel()
-	c := newTestClient(t, Config{})
+func testApplyScopeWebhooksValidation(t *testing.T, tdb *testDB) {
+	c := newTestClient(t, tdb, Config{})
 	ok := func() WebhookConfig { return WebhookConfig{Code: "c", Name: "n", Endpoint: "https://example.com/hook"} }
 	cases := []struct {
 		name string
@@ -564,10 +553,9 @@ func TestApplyScopeWebhooksValidation(t *testing.T) {
 	}
 }
 
-func TestApplyScopeSubscriptions(t *testing.T) {
-	t.Parallel()
+func testApplyScopeSubscriptions(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
-	c := newTestClient(t, Config{})
+	c := newTestClient(t, tdb, Config{})
 	setupScope(t, c, rc)
 	ctx := testCtx(t)
 	err := c.ApplyScopeSubscriptions(ctx, "biz", "biz1", map[string][]string{"wh_bearer": {"*"}, "ghost": {"*"}, "wh_get": {"nope", "template_update"}})
@@ -613,8 +601,7 @@ func TestApplyScopeSubscriptions(t *testing.T) {
 	}
 }
 
-func TestHooksSeeAttemptsAndResults(t *testing.T) {
-	t.Parallel()
+func testHooksSeeAttemptsAndResults(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
 	type seen struct {
 		before, after, attempts int
@@ -624,7 +611,7 @@ func TestHooksSeeAttemptsAndResults(t *testing.T) {
 	var s seen
 	mu := make(chan struct{}, 1)
 	lock := func() func() { mu <- struct{}{}; return func() { <-mu } }
-	c := newTestClient(t, Config{Hooks: Hooks{
+	c := newTestClient(t, tdb, Config{Hooks: Hooks{
 		BeforeBroadcast: func(ctx context.Context, b *BroadcastInfo) { defer lock()(); s.before++ },
 		AfterBroadcast: func(ctx context.Context, b *BroadcastInfo, r *BroadcastResult) {
 			defer lock()()
