@@ -2,10 +2,15 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test race lint fuzz bench quickstart check
+.PHONY: test test-sqlite race lint fuzz bench quickstart check
 
-## test: the whole suite with the race detector (the README's test command).
+## test: the whole suite with the race detector on SQLite and on a throw-away
+## PostgreSQL server (the README's test command).
 test:
+	scripts/with-postgres.sh $(GO) test -race -count=1 ./...
+
+## test-sqlite: the suite without PostgreSQL (its tests skip).
+test-sqlite:
 	$(GO) test -race -count=1 ./...
 
 race: test
@@ -23,9 +28,9 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) . || exit 1; \
 	done
 
-## bench: the benchmarks quoted in the README.
+## bench: the benchmarks quoted in the README (PostgreSQL with fsync on).
 bench:
-	$(GO) test -run='^$$' -bench=. -benchtime=3s .
+	PG_FSYNC=on scripts/with-postgres.sh $(GO) test -run='^$$' -bench=. -benchtime=3s .
 
 ## quickstart: the quick start on SQLite.
 quickstart:

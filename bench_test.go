@@ -104,11 +104,13 @@ func broadcastLoop(b *testing.B, c *Client, url string, parallel bool) {
 }
 
 // BenchmarkBroadcastOneWebhook compares Broadcast to one local webhook, with
-// every attempt recorded in history on SQLite, to a bare net/http POST of a
+// every attempt recorded in history, on SQLite and (when
+// WEBHOOK_TEST_POSTGRES_DSN is set) PostgreSQL, to a bare net/http POST of a
 // body of the same size to the same server, one caller at a time
 // ("sequential") and from 8 goroutines per core ("parallel").
 //
 //	go test -run='^$' -bench=BroadcastOneWebhook -benchtime=3s .
+//	PG_FSYNC=on scripts/with-postgres.sh go test -run='^$' -bench=BroadcastOneWebhook -benchtime=3s .
 func BenchmarkBroadcastOneWebhook(b *testing.B) {
 	srv := fastReceiver(b)
 	for _, parallel := range []bool{false, true} {
@@ -119,6 +121,9 @@ func BenchmarkBroadcastOneWebhook(b *testing.B) {
 		b.Run("bare_net_http/"+mode, func(b *testing.B) { bareLoop(b, srv.URL+"/hook", parallel) })
 		b.Run("broadcast_sqlite/"+mode, func(b *testing.B) {
 			broadcastLoop(b, newTestClient(b, sqliteTestDB(), Config{}), srv.URL+"/hook", parallel)
+		})
+		b.Run("broadcast_postgres/"+mode, func(b *testing.B) {
+			broadcastLoop(b, newTestClient(b, postgresTestDB(b), Config{}), srv.URL+"/hook", parallel)
 		})
 	}
 }
