@@ -272,10 +272,6 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 		WebhookCode: t.row.Code, ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
 		DeliveryID: deliveryID, Method: t.wh.method(), Endpoint: t.row.Endpoint,
 	}
-	base := historyRow{
-		WebhookCode: t.row.Code, EventCode: eventCode, DeliveryID: deliveryID,
-		ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
-	}
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("webhook: delivery panicked", "webhook", t.row.Code, "delivery_id", deliveryID, "panic", r)
@@ -283,95 +279,29 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 			res.Err = fmt.Errorf("webhook: internal error while delivering to %q: %v", t.row.Code, r)
 		}
 	}()
-	fail := func(err error) (DeliveryResult, error) {
+	p, err := c.prepare(t, eventCode, eventJSON, deliveryID)
+	if err != nil {
 		res.Attempts, res.Err = 1, err
-		row := base
-		row.CreatedAt = c.now().UTC()
-		row.Attempt = 1
-		msg := err.Error()
-		row.ErrorMessage = &msg
-		row.ExtraInfo, _ = marshalJSON(historyExtra{Request: HistoryRequest{URL: redactURL(t.row.Endpoint), Method: res.Method}})
-		c.log.Warn("webhook: delivery not attempted", "webhook", t.row.Code, "scope", t.row.ScopeType+"/"+t.row.ScopeCode, "delivery_id", deliveryID, "err", err)
+		row := c.notAttemptedRow(t, eventCode, deliveryID, 1, err)
 		return res, c.recordHistory(ctx, &row)
 	}
-	if t.err != nil {
-		return fail(t.err)
-	}
-	wh := &t.wh
-	out, err := buildRequest(wh, eventJSON, deliveryID)
-	if err != nil {
-		return fail(err)
-	}
-	scrub := newScrubber(out.secrets)
-	client, timeout := c.transport(wh)
-	interval := wh.RetryInterval
+	interval := t.wh.RetryInterval
 	if interval <= 0 {
 		interval = DefaultRetryInterval
 	}
-	shown := redactedHeader(out.header, wh)
-	recReq := HistoryRequest{
-		URL: redactURL(out.endpoint), Method: out.method, Header: flatHeader(shown),
-		Timeout: seconds(timeout), Verify: !wh.InsecureSkipVerify,
-	}
-	if len(out.params) > 0 {
-		recReq.Params = make(map[string]any, len(out.params))
-		for k, v := range out.params {
-			recReq.Params[k] = v
-		}
-	}
-	if out.jsonBody && json.Valid(out.body) {
-		recReq.JSON = out.body
-	} else {
-		recReq.Form = string(out.body)
-	}
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		info := &AttemptInfo{
-			EventCode: eventCode, WebhookCode: t.row.Code, Scope: Scope{t.row.ScopeType, t.row.ScopeCode},
-			DeliveryID: deliveryID, Attempt: attempt, Method: out.method, URL: redactURL(out.url),
-			Header: shown, Body: out.body,
-		}
-		if h := c.cfg.Hooks.BeforeAttempt; h != nil {
-			c.hook("BeforeAttempt", func() { h(ctx, info) })
-		}
-		ar, retryAfter, resp := c.attempt(ctx, client, out, timeout, scrub)
+		ar, row := c.runAttempt(ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
+			if ar.Success || attempt > t.wh.RetryTimes || !retryable(ar) || ctx.Err() != nil {
+				return false, 0
+			}
+			return true, min(c.backoff(attempt, interval, retryAfter), c.cfg.MaxRetryDelay)
+		})
 		res.Attempts, res.StatusCode, res.Success, res.Err = attempt, ar.StatusCode, ar.Success, ar.Err
-		retry := !ar.Success && attempt <= wh.RetryTimes && retryable(ar) && ctx.Err() == nil
-		if retry {
-			ar.WillRetry = true
-			ar.RetryIn = min(c.backoff(attempt, interval, retryAfter), c.cfg.MaxRetryDelay)
-		}
-
-		row := base
-		row.CreatedAt = c.now().UTC()
-		row.Success = ar.Success
-		row.Attempt = attempt
-		us := ar.Duration.Microseconds()
-		row.DurationUS = &us
-		if ar.StatusCode != 0 {
-			sc := ar.StatusCode
-			row.StatusCode = &sc
-		}
-		if ar.Err != nil {
-			msg := ar.Err.Error()
-			row.ErrorMessage = &msg
-		}
-		row.ExtraInfo, _ = marshalJSON(historyExtra{Request: recReq, Response: resp})
 		if err := c.recordHistory(ctx, &row); err != nil {
 			histErr = errors.Join(histErr, err)
 		}
-
-		if h := c.cfg.Hooks.AfterAttempt; h != nil {
-			c.hook("AfterAttempt", func() { h(ctx, info, ar) })
-		}
-		lvl := c.log.Info
-		if !ar.Success {
-			lvl = c.log.Warn
-		}
-		lvl("webhook: delivery attempt", "event", eventCode, "webhook", t.row.Code, "scope", t.row.ScopeType+"/"+t.row.ScopeCode,
-			"delivery_id", deliveryID, "attempt", attempt, "status", ar.StatusCode, "success", ar.Success,
-			"duration", ar.Duration, "err", ar.Err, "retry_in", ar.RetryIn)
-		if !retry {
+		if !ar.WillRetry {
 			break
 		}
 		timer := time.NewTimer(ar.RetryIn)
@@ -386,6 +316,113 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 	}
 	res.Duration = time.Since(start)
 	return res, histErr
+}
+
+// prepared is a delivery ready for its attempts: the request, and what
+// history and hooks may see of it.
+type prepared struct {
+	t          *target
+	eventCode  string
+	deliveryID string
+	out        *outgoing
+	scrub      scrubber
+	client     *http.Client
+	timeout    time.Duration
+	shown      http.Header // the request header, credentials redacted
+	recReq     HistoryRequest
+}
+
+// prepare builds the request of a delivery to a resolved webhook.
+func (c *Client) prepare(t *target, eventCode string, eventJSON []byte, deliveryID string) (*prepared, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	wh := &t.wh
+	out, err := buildRequest(wh, eventJSON, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{t: t, eventCode: eventCode, deliveryID: deliveryID, out: out, scrub: newScrubber(out.secrets)}
+	p.client, p.timeout = c.transport(wh)
+	p.shown = redactedHeader(out.header, wh)
+	p.recReq = HistoryRequest{
+		URL: redactURL(out.endpoint), Method: out.method, Header: flatHeader(p.shown),
+		Timeout: seconds(p.timeout), Verify: !wh.InsecureSkipVerify,
+	}
+	if len(out.params) > 0 {
+		p.recReq.Params = make(map[string]any, len(out.params))
+		for k, v := range out.params {
+			p.recReq.Params[k] = v
+		}
+	}
+	if out.jsonBody && json.Valid(out.body) {
+		p.recReq.JSON = out.body
+	} else {
+		p.recReq.Form = string(out.body)
+	}
+	return p, nil
+}
+
+// notAttemptedRow is the history row of a delivery that failed before its
+// request could be sent (a credential that does not decrypt, a malformed
+// configuration).
+func (c *Client) notAttemptedRow(t *target, eventCode, deliveryID string, attempt int, err error) historyRow {
+	c.log.Warn("webhook: delivery not attempted", "webhook", t.row.Code, "scope", t.row.ScopeType+"/"+t.row.ScopeCode, "delivery_id", deliveryID, "err", err)
+	msg := err.Error()
+	row := historyRow{
+		WebhookCode: t.row.Code, EventCode: eventCode, DeliveryID: deliveryID,
+		ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
+		CreatedAt: c.now().UTC(), Attempt: attempt, ErrorMessage: &msg,
+		webhookID: t.row.ID,
+	}
+	row.ExtraInfo, _ = marshalJSON(historyExtra{Request: HistoryRequest{URL: redactURL(t.row.Endpoint), Method: t.wh.method()}})
+	return row
+}
+
+// runAttempt sends attempt number attempt of a prepared delivery, lets
+// decide whether and when another follows, calls the attempt hooks, logs,
+// and returns the outcome with its history row (not yet recorded).
+func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decide func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration)) (*AttemptResult, historyRow) {
+	t := p.t
+	info := &AttemptInfo{
+		EventCode: p.eventCode, WebhookCode: t.row.Code, Scope: Scope{t.row.ScopeType, t.row.ScopeCode},
+		DeliveryID: p.deliveryID, Attempt: attempt, Method: p.out.method, URL: redactURL(p.out.url),
+		Header: p.shown, Body: p.out.body,
+	}
+	if h := c.cfg.Hooks.BeforeAttempt; h != nil {
+		c.hook("BeforeAttempt", func() { h(ctx, info) })
+	}
+	ar, retryAfter, resp := c.attempt(ctx, p.client, p.out, p.timeout, p.scrub)
+	ar.WillRetry, ar.RetryIn = decide(ar, retryAfter)
+
+	row := historyRow{
+		WebhookCode: t.row.Code, EventCode: p.eventCode, DeliveryID: p.deliveryID,
+		ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
+		CreatedAt: c.now().UTC(), Success: ar.Success, Attempt: attempt, webhookID: t.row.ID,
+	}
+	us := ar.Duration.Microseconds()
+	row.DurationUS = &us
+	if ar.StatusCode != 0 {
+		sc := ar.StatusCode
+		row.StatusCode = &sc
+	}
+	if ar.Err != nil {
+		msg := ar.Err.Error()
+		row.ErrorMessage = &msg
+	}
+	row.ExtraInfo, _ = marshalJSON(historyExtra{Request: p.recReq, Response: resp})
+
+	if h := c.cfg.Hooks.AfterAttempt; h != nil {
+		c.hook("AfterAttempt", func() { h(ctx, info, ar) })
+	}
+	lvl := c.log.Info
+	if !ar.Success {
+		lvl = c.log.Warn
+	}
+	lvl("webhook: delivery attempt", "event", p.eventCode, "webhook", t.row.Code, "scope", t.row.ScopeType+"/"+t.row.ScopeCode,
+		"delivery_id", p.deliveryID, "attempt", attempt, "status", ar.StatusCode, "success", ar.Success,
+		"duration", ar.Duration, "err", ar.Err, "retry_in", ar.RetryIn)
+	return ar, row
 }
 
 // attempt sends one request and reads the response up to the configured cap.

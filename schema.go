@@ -114,6 +114,8 @@ type historyRow struct {
 	Attempt      int     `gorm:"column:attempt;type:integer;not null;default:1"`
 	DurationUS   *int64  `gorm:"column:duration_us"`
 	ErrorMessage *string `gorm:"column:error_message;type:text"`
+
+	webhookID int64 `gorm:"-"` // the webhook's row, for failure tracking; not stored
 }
 
 func (historyRow) TableName() string { return "webhook_history" }
