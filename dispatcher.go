@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"gorm.io/gorm"
 )
 
 // BroadcastResult is the outcome of a broadcast: one DeliveryResult per
@@ -119,16 +121,9 @@ func (c *Client) Broadcast(ctx context.Context, eventCode string, scopes []Scope
 	if h := c.cfg.Hooks.BeforeBroadcast; h != nil {
 		c.hook("BeforeBroadcast", func() { h(ctx, bi) })
 	}
-	merged := make(map[string]any, len(ev.Info)+len(info))
-	for k, v := range ev.Info {
-		merged[k] = v
-	}
-	for k, v := range info {
-		merged[k] = v
-	}
-	eventJSON, err := marshalJSON(eventPayload{Code: ev.Code, Name: ev.Name, Description: ev.Description, Info: merged})
+	eventJSON, err := eventPayloadJSON(ev, info)
 	if err != nil {
-		return nil, fmt.Errorf("%w: extra info cannot be encoded as JSON: %v", ErrInvalidArgument, err)
+		return nil, err
 	}
 	res := &BroadcastResult{EventCode: eventCode, Deliveries: make([]DeliveryResult, len(targets))}
 	histErrs := make([]error, len(targets))
@@ -187,6 +182,12 @@ func splitExtraInfo(extraInfo map[string]any) (string, map[string]any, error) {
 // resolve loads the event and, in the same query, the enabled webhooks of
 // the scopes that subscribe to it or to AllEvents, in creation order.
 func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) (Event, []target, error) {
+	return c.resolveOn(ctx, c.db.Statement.ConnPool, eventCode, scopes, true)
+}
+
+// resolveOn is resolve on a given connection pool or transaction; decode
+// says whether to decode (and decrypt) the webhooks' configurations.
+func (c *Client) resolveOn(ctx context.Context, pool gorm.ConnPool, eventCode string, scopes []Scope, decode bool) (Event, []target, error) {
 	seen := make(map[Scope]bool, len(scopes))
 	var scopeSQL strings.Builder
 	args := make([]any, 0, 5+2*len(scopes))
@@ -204,11 +205,11 @@ func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) 
 	}
 	var q string
 	if len(seen) == 0 {
-		q = "SELECT e.code, e.name, e.description, e.info, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM webhook_event e WHERE e.code = ?"
+		q = "SELECT e.code, e.name, e.description, e.info, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM webhook_event e WHERE e.code = ?"
 		args = []any{eventCode}
 	} else {
 		q = `SELECT e.code, e.name, e.description, e.info,
-				w.id, w.code, w.name, w.endpoint, w.scope_type, w.scope_code, w.extra_info, w.method
+				w.id, w.code, w.name, w.endpoint, w.scope_type, w.scope_code, w.extra_info, w.method, w.consecutive_failures
 			FROM webhook_event e
 			LEFT JOIN webhook_webhook w ON w.enable_webhook = ? AND (` + scopeSQL.String() + `)
 				AND EXISTS (SELECT 1 FROM webhook_subscription s
@@ -217,7 +218,7 @@ func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) 
 			WHERE e.code = ?`
 		args = append(args, eventCode, AllEvents, eventCode)
 	}
-	rows, err := c.queryRaw(ctx, q, args...)
+	rows, err := pool.QueryContext(ctx, c.ph.rebind(q), args...)
 	if err != nil {
 		return Event{}, nil, fmt.Errorf("webhook: resolving webhooks of event %q: %w", eventCode, err)
 	}
@@ -229,12 +230,12 @@ func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) 
 	)
 	for rows.Next() {
 		var (
-			id                                              sql.NullInt64
+			id, failures                                    sql.NullInt64
 			code, name, endpoint, scopeType, scopeCode, mth sql.NullString
 			extra                                           jsonText
 		)
 		if err := rows.Scan(&evRow.Code, &evRow.Name, &evRow.Description, &evRow.Info,
-			&id, &code, &name, &endpoint, &scopeType, &scopeCode, &extra, &mth); err != nil {
+			&id, &code, &name, &endpoint, &scopeType, &scopeCode, &extra, &mth, &failures); err != nil {
 			return Event{}, nil, fmt.Errorf("webhook: resolving webhooks of event %q: %w", eventCode, err)
 		}
 		found = true
@@ -244,8 +245,11 @@ func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) 
 		t := target{row: webhookRow{
 			ID: id.Int64, Code: code.String, Name: name.String, Endpoint: endpoint.String,
 			ScopeType: scopeType.String, ScopeCode: scopeCode.String, ExtraInfo: extra, Method: mth.String, EnableWebhook: true,
+			ConsecutiveFailures: int(failures.Int64),
 		}}
-		t.wh, t.err = c.decodeWebhook(&t.row)
+		if decode {
+			t.wh, t.err = c.decodeWebhook(&t.row)
+		}
 		targets = append(targets, t)
 	}
 	if err := rows.Err(); err != nil {
@@ -399,6 +403,7 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 		WebhookCode: t.row.Code, EventCode: p.eventCode, DeliveryID: p.deliveryID,
 		ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
 		CreatedAt: c.now().UTC(), Success: ar.Success, Attempt: attempt, webhookID: t.row.ID,
+		priorFailures: t.row.ConsecutiveFailures,
 	}
 	us := ar.Duration.Microseconds()
 	row.DurationUS = &us

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // History is one delivery attempt as recorded in webhook_history: what was
@@ -239,7 +241,16 @@ func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
 	}
 	// This caller writes batch b.
 	b.err = c.insertHistory(context.WithoutCancel(ctx), b.rows)
+	var disabled []WebhookDisabled
+	if b.err == nil {
+		var err error
+		disabled, err = c.trackHealth(context.WithoutCancel(ctx), c.db.Statement.ConnPool, b.rows)
+		if err != nil {
+			c.log.Error("webhook: tracking webhook failures failed", "err", err)
+		}
+	}
 	close(b.done)
+	c.notifyDisabled(ctx, disabled)
 	g.mu.Lock()
 	if n := g.next; n != nil {
 		g.next = nil
@@ -259,6 +270,11 @@ func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
 // that what was sent is recorded (and SQLite drivers run the statement
 // without a watcher goroutine).
 func (c *Client) insertHistory(ctx context.Context, rows []*historyRow) error {
+	return c.insertHistoryOn(ctx, c.db.Statement.ConnPool, rows)
+}
+
+// insertHistoryOn is insertHistory on a given pool or transaction.
+func (c *Client) insertHistoryOn(ctx context.Context, pool gorm.ConnPool, rows []*historyRow) error {
 	for len(rows) > 0 {
 		n := min(len(rows), historyBatchRows)
 		var sb strings.Builder
@@ -277,7 +293,7 @@ func (c *Client) insertHistory(ctx context.Context, rows []*historyRow) error {
 			args = append(args, r.WebhookCode, r.EventCode, r.CreatedAt, r.Success, r.StatusCode, r.DeliveryID,
 				r.ScopeType, r.ScopeCode, extra, max(r.Attempt, 1), r.DurationUS, r.ErrorMessage)
 		}
-		if err := c.execRaw(ctx, sb.String(), args...); err != nil {
+		if _, err := pool.ExecContext(ctx, c.ph.rebind(sb.String()), args...); err != nil {
 			return fmt.Errorf("webhook: recording %d history row(s): %w", n, err)
 		}
 		rows = rows[n:]

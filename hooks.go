@@ -22,6 +22,10 @@ type Hooks struct {
 	// AfterAttempt is called after each request with its outcome, which the
 	// Python package never exposed.
 	AfterAttempt func(ctx context.Context, a *AttemptInfo, r *AttemptResult)
+	// WebhookDisabled is called when the library disables a webhook that
+	// kept failing (Config.DisableAfterFailures, DisableAfterFailingFor).
+	// It is never silent: the event is also logged at warning level.
+	WebhookDisabled func(ctx context.Context, d WebhookDisabled)
 }
 
 // BroadcastInfo describes a broadcast to the hooks.

@@ -77,6 +77,10 @@ type webhookRow struct {
 	ExtraInfo     jsonText `gorm:"column:extra_info"`
 	Method        string   `gorm:"column:method;type:varchar(10);not null"`
 	EnableWebhook bool     `gorm:"column:enable_webhook;not null"`
+	// Columns added by this library; all defaulted or nullable.
+	ConsecutiveFailures int        `gorm:"column:consecutive_failures;type:integer;not null;default:0"`
+	FailingSince        *time.Time `gorm:"column:failing_since"`
+	DisabledReason      *string    `gorm:"column:disabled_reason;type:text"`
 }
 
 func (webhookRow) TableName() string { return "webhook_webhook" }
@@ -115,7 +119,8 @@ type historyRow struct {
 	DurationUS   *int64  `gorm:"column:duration_us"`
 	ErrorMessage *string `gorm:"column:error_message;type:text"`
 
-	webhookID int64 `gorm:"-"` // the webhook's row, for failure tracking; not stored
+	webhookID     int64 `gorm:"-"` // the webhook's row, for failure tracking; not stored
+	priorFailures int   `gorm:"-"` // the webhook's consecutive failures before this attempt
 }
 
 func (historyRow) TableName() string { return "webhook_history" }
@@ -129,6 +134,9 @@ var addedColumns = []struct {
 	{&historyRow{}, "Attempt"},
 	{&historyRow{}, "DurationUS"},
 	{&historyRow{}, "ErrorMessage"},
+	{&webhookRow{}, "ConsecutiveFailures"},
+	{&webhookRow{}, "FailingSince"},
+	{&webhookRow{}, "DisabledReason"},
 }
 
 // compositeIndexes are the Python package's indexes over several columns,
@@ -183,7 +191,7 @@ func (c *Client) Migrate(ctx context.Context) error {
 func migrate(db *gorm.DB) error {
 	m := db.Migrator()
 	dialect := db.Dialector.Name()
-	models := []any{&eventRow{}, &webhookRow{}, &subscriptionRow{}, &scopeRow{}, &historyRow{}}
+	models := []any{&eventRow{}, &webhookRow{}, &subscriptionRow{}, &scopeRow{}, &historyRow{}, &deliveryRow{}}
 	for _, model := range models {
 		stmt := &gorm.Statement{DB: db}
 		if err := stmt.Parse(model); err != nil {

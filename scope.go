@@ -110,10 +110,17 @@ func (c *Client) ApplyScopeWebhooks(ctx context.Context, scopeType, scopeCode st
 				if sameRow(old, &row) {
 					continue
 				}
-				err = tx.Model(&webhookRow{}).Where("id = ?", old.ID).Updates(map[string]any{
+				changes := map[string]any{
 					"name": row.Name, "endpoint": row.Endpoint, "method": row.Method,
 					"extra_info": row.ExtraInfo, "enable_webhook": row.EnableWebhook,
-				}).Error
+				}
+				if row.EnableWebhook && !old.EnableWebhook {
+					// Enabled again by hand: forget the failures that disabled it.
+					changes["consecutive_failures"] = 0
+					changes["failing_since"] = nil
+					changes["disabled_reason"] = nil
+				}
+				err = tx.Model(&webhookRow{}).Where("id = ?", old.ID).Updates(changes).Error
 			} else {
 				err = tx.Clauses(clause.OnConflict{
 					Columns:   []clause.Column{{Name: "scope_type"}, {Name: "scope_code"}, {Name: "code"}},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -96,7 +97,55 @@ type Config struct {
 	// Hooks are called around broadcasts and delivery attempts, in the place
 	// of the Python package's signals. Each may be nil.
 	Hooks Hooks
+
+	// Workers is how many deliveries of the durable path (Enqueue) this
+	// instance sends at once once Start is called. Defaults to
+	// DefaultWorkers.
+	Workers int
+
+	// ClaimBatch is the largest number of due deliveries claimed by one
+	// query. Defaults to DefaultClaimBatch.
+	ClaimBatch int
+
+	// PollInterval is how often idle workers look for due deliveries (an
+	// Enqueue in this process wakes them at once). Defaults to
+	// DefaultPollInterval.
+	PollInterval time.Duration
+
+	// LeaseDuration is how long a claimed delivery is reserved to the
+	// instance that claimed it. If the instance dies, the delivery is
+	// claimable again after it: it must exceed the longest webhook timeout.
+	// Defaults to DefaultLeaseDuration.
+	LeaseDuration time.Duration
+
+	// RetryPolicy schedules the retries of the durable path. Defaults to
+	// DefaultRetryPolicy.
+	RetryPolicy RetryPolicy
+
+	// DisableAfterFailures disables a webhook after that many consecutive
+	// failed attempts (Hooks.WebhookDisabled is called). Zero never does.
+	DisableAfterFailures int
+
+	// DisableAfterFailingFor disables a webhook that has failed, with no
+	// success since, for that long. Zero never does.
+	DisableAfterFailingFor time.Duration
+
+	// RetainHistory makes the workers delete, every hour, history rows and
+	// finished deliveries older than it. Zero keeps everything.
+	RetainHistory time.Duration
 }
+
+// Defaults of the durable path.
+const (
+	// DefaultWorkers is the default Config.Workers.
+	DefaultWorkers = 32
+	// DefaultClaimBatch is the default Config.ClaimBatch.
+	DefaultClaimBatch = 200
+	// DefaultPollInterval is the default Config.PollInterval.
+	DefaultPollInterval = 250 * time.Millisecond
+	// DefaultLeaseDuration is the default Config.LeaseDuration.
+	DefaultLeaseDuration = 5 * time.Minute
+)
 
 // Client sends webhooks and manages their configuration in the database. It
 // is safe for concurrent use; build one per database and share it.
@@ -113,6 +162,10 @@ type Client struct {
 	maxConcurrency int
 	history        historyCommitter
 	ph             placeholders
+
+	wake     chan struct{} // wakes the workers when this process enqueues
+	workerMu sync.Mutex
+	worker   *worker // nil unless started
 }
 
 // New returns a Client that stores its data through db. db may use any GORM
@@ -142,6 +195,25 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("%w: MaxResponseBodyBytes is negative (%d)", ErrInvalidConfig, cfg.MaxResponseBodyBytes)
 	case cfg.MaxRetryDelay < 0:
 		return nil, fmt.Errorf("%w: MaxRetryDelay is negative (%s)", ErrInvalidConfig, cfg.MaxRetryDelay)
+	case cfg.Workers < 0 || cfg.ClaimBatch < 0 || cfg.DisableAfterFailures < 0:
+		return nil, fmt.Errorf("%w: Workers, ClaimBatch and DisableAfterFailures must not be negative", ErrInvalidConfig)
+	case cfg.PollInterval < 0 || cfg.LeaseDuration < 0 || cfg.DisableAfterFailingFor < 0 || cfg.RetainHistory < 0:
+		return nil, fmt.Errorf("%w: PollInterval, LeaseDuration, DisableAfterFailingFor and RetainHistory must not be negative", ErrInvalidConfig)
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.ClaimBatch == 0 {
+		cfg.ClaimBatch = DefaultClaimBatch
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.LeaseDuration == 0 {
+		cfg.LeaseDuration = DefaultLeaseDuration
+	}
+	if cfg.RetryPolicy == nil {
+		cfg.RetryPolicy = DefaultRetryPolicy
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
@@ -154,6 +226,9 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	}
 	if cfg.MaxRetryDelay == 0 {
 		cfg.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	if cfg.LeaseDuration < cfg.Timeout+10*time.Second {
+		return nil, fmt.Errorf("%w: LeaseDuration (%s) must exceed Timeout (%s) by at least 10s, or a slow request could be sent twice", ErrInvalidConfig, cfg.LeaseDuration, cfg.Timeout)
 	}
 	c := &Client{
 		db:             db.Session(&gorm.Session{PrepareStmt: true, SkipDefaultTransaction: true}),
@@ -174,6 +249,7 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		c.backoff = DefaultBackoff
 	}
 	c.ph = newPlaceholders(c.db)
+	c.wake = make(chan struct{}, 1)
 	v, err := newVault(append([]string{cfg.PrivateSecret}, cfg.OldPrivateSecrets...), cfg.LegacyFernet)
 	if err != nil {
 		return nil, err

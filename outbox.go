@@ -1,0 +1,367 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// The durable path: Enqueue (or EnqueueTx, inside the caller's transaction)
+// writes one row per resolved webhook to the webhook_delivery table, the
+// outbox; the workers started by Start claim due rows, send them with the
+// same code as Broadcast, record history, and schedule retries. A delivery is
+// sent at least once once its row is committed, whatever happens to the
+// process.
+
+// Delivery statuses in webhook_delivery.status.
+const (
+	// StatusPending deliveries wait for their next attempt (or are in flight
+	// under a lease).
+	StatusPending = "pending"
+	// StatusSucceeded deliveries got a 2xx answer.
+	StatusSucceeded = "succeeded"
+	// StatusFailed deliveries exhausted their retries (or met 410 Gone, or
+	// cannot be sent as configured); they are kept for Redeliver.
+	StatusFailed = "failed"
+	// StatusCancelled deliveries were not sent because their webhook was
+	// deleted or disabled before their turn.
+	StatusCancelled = "cancelled"
+)
+
+// deliveryRow is one delivery of the outbox: an event snapshot bound for one
+// webhook, identified by its scope and code.
+type deliveryRow struct {
+	ID             int64      `gorm:"column:id;primaryKey;autoIncrement"`
+	DeliveryID     string     `gorm:"column:delivery_id;type:varchar(64);not null;index:webhook_delivery_delivery_id"`
+	EventCode      string     `gorm:"column:event_code;type:varchar(255);not null"`
+	ScopeType      string     `gorm:"column:scope_type;type:varchar(64);not null;index:webhook_delivery_webhook,priority:1"`
+	ScopeCode      string     `gorm:"column:scope_code;type:varchar(64);not null;index:webhook_delivery_webhook,priority:2"`
+	WebhookCode    string     `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_delivery_webhook,priority:3"`
+	Payload        []byte     `gorm:"column:payload;type:text;not null"` // the "event" object, byte for byte (text, not jsonb, which would reorder keys)
+	Status         string     `gorm:"column:status;type:varchar(16);not null;index:webhook_delivery_due,priority:1;index:webhook_delivery_webhook,priority:4"`
+	Attempts       int        `gorm:"column:attempts;type:integer;not null;default:0"`
+	NextAttemptAt  time.Time  `gorm:"column:next_attempt_at;not null;index:webhook_delivery_due,priority:2"`
+	LeaseOwner     *string    `gorm:"column:lease_owner;type:varchar(32)"`
+	LeaseUntil     *time.Time `gorm:"column:lease_until"`
+	LastStatusCode *int       `gorm:"column:last_status_code;type:integer"`
+	LastError      *string    `gorm:"column:last_error;type:text"`
+	CreatedAt      time.Time  `gorm:"column:created_at;not null;autoCreateTime:false"`
+	FinishedAt     *time.Time `gorm:"column:finished_at;index:webhook_delivery_finished_at"`
+}
+
+func (deliveryRow) TableName() string { return "webhook_delivery" }
+
+// Delivery is a row of the outbox as Deliveries returns it.
+type Delivery struct {
+	ID          int64  `json:"id"`
+	DeliveryID  string `json:"delivery_id"`
+	EventCode   string `json:"event_code"`
+	ScopeType   string `json:"scope_type"`
+	ScopeCode   string `json:"scope_code"`
+	WebhookCode string `json:"webhook_code"`
+	// Status is StatusPending, StatusSucceeded, StatusFailed or
+	// StatusCancelled.
+	Status        string    `json:"status"`
+	Attempts      int       `json:"attempts"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	// Leased reports whether a worker holds the delivery at the moment.
+	Leased         bool       `json:"leased"`
+	LastStatusCode int        `json:"last_status_code,omitempty"`
+	LastError      string     `json:"last_error,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	FinishedAt     *time.Time `json:"finished_at,omitempty"`
+}
+
+// Enqueue resolves the webhooks that subscribe to the event in the scopes,
+// as Broadcast does, and persists one delivery per webhook in the outbox; it
+// returns their delivery ids, in the order of the webhooks. The workers
+// started by Start send them, retrying over hours (see RetryPolicy). Like
+// Broadcast, a "delivery_id" key of extraInfo is used for every delivery;
+// otherwise each gets a fresh one. An unknown event is ErrEventNotFound and
+// nothing is written.
+func (c *Client) Enqueue(ctx context.Context, eventCode string, scopes []Scope, extraInfo map[string]any) ([]string, error) {
+	ids, err := c.enqueue(ctx, c.db, eventCode, scopes, extraInfo)
+	if err == nil && len(ids) > 0 {
+		c.wakeWorker()
+	}
+	return ids, err
+}
+
+// EnqueueTx is Enqueue inside the caller's transaction tx: the deliveries
+// commit or roll back with the caller's own writes. If the transaction rolls
+// back, nothing is sent; once it commits, the deliveries are sent at least
+// once even if the process dies right after. Workers find them at their next
+// poll (Config.PollInterval).
+func (c *Client) EnqueueTx(ctx context.Context, tx *gorm.DB, eventCode string, scopes []Scope, extraInfo map[string]any) ([]string, error) {
+	if tx == nil {
+		return nil, fmt.Errorf("%w: tx is nil: pass the *gorm.DB of the caller's transaction", ErrInvalidArgument)
+	}
+	return c.enqueue(ctx, tx, eventCode, scopes, extraInfo)
+}
+
+func (c *Client) enqueue(ctx context.Context, db *gorm.DB, eventCode string, scopes []Scope, extraInfo map[string]any) ([]string, error) {
+	if eventCode == "" {
+		return nil, fmt.Errorf("%w: event code is empty", ErrInvalidArgument)
+	}
+	deliveryID, info, err := splitExtraInfo(extraInfo)
+	if err != nil {
+		return nil, err
+	}
+	pool := db.Statement.ConnPool
+	ev, targets, err := c.resolveOn(ctx, pool, eventCode, scopes, false)
+	if err != nil {
+		return nil, err
+	}
+	eventJSON, err := eventPayloadJSON(ev, info)
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		return []string{}, nil
+	}
+	now := c.now().UTC()
+	ids := make([]string, len(targets))
+	rows := make([][]any, len(targets))
+	for i, t := range targets {
+		ids[i] = deliveryID
+		if ids[i] == "" {
+			ids[i] = newDeliveryID()
+		}
+		rows[i] = []any{ids[i], ev.Code, t.row.ScopeType, t.row.ScopeCode, t.row.Code, string(eventJSON), StatusPending, 0, now, now}
+	}
+	if err := c.insertDeliveries(ctx, pool, rows); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// deliveryInsertColumns are the columns insertDeliveries writes, in order.
+const deliveryInsertColumns = "delivery_id, event_code, scope_type, scope_code, webhook_code, payload, status, attempts, next_attempt_at, created_at"
+
+func (c *Client) insertDeliveries(ctx context.Context, pool gorm.ConnPool, rows [][]any) error {
+	const perStatement = 500 // 10 parameters each
+	for len(rows) > 0 {
+		n := min(len(rows), perStatement)
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO webhook_delivery (" + deliveryInsertColumns + ") VALUES ")
+		args := make([]any, 0, n*10)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+			args = append(args, r...)
+		}
+		if _, err := pool.ExecContext(ctx, c.ph.rebind(sb.String()), args...); err != nil {
+			return fmt.Errorf("webhook: enqueueing %d deliveries: %w", n, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// eventPayloadJSON encodes the "event" object of a body: the event with its
+// stored info overlaid by the broadcast's extra info.
+func eventPayloadJSON(ev Event, info map[string]any) ([]byte, error) {
+	merged := make(map[string]any, len(ev.Info)+len(info))
+	for k, v := range ev.Info {
+		merged[k] = v
+	}
+	for k, v := range info {
+		merged[k] = v
+	}
+	b, err := marshalJSON(eventPayload{Code: ev.Code, Name: ev.Name, Description: ev.Description, Info: merged})
+	if err != nil {
+		return nil, fmt.Errorf("%w: extra info cannot be encoded as JSON: %v", ErrInvalidArgument, err)
+	}
+	return b, nil
+}
+
+// ErrDeliveryNotFound means no delivery, in the outbox or in history, has
+// the given delivery id.
+var ErrDeliveryNotFound = errors.New("webhook: delivery not found")
+
+// Redeliver sends a delivery again, with the same delivery id so that its
+// receiver can recognise it, under the webhook's current configuration.
+// A delivery of the outbox is made due now with a fresh retry schedule,
+// whatever its status (one in flight is left to its worker). A delivery
+// known only from history (sent by Broadcast, or pruned from the outbox) is
+// rebuilt from the event recorded there and enqueued. Either way the workers
+// started by Start send it. It returns ErrDeliveryNotFound when the id is
+// unknown.
+func (c *Client) Redeliver(ctx context.Context, deliveryID string) error {
+	if deliveryID == "" {
+		return fmt.Errorf("%w: delivery id is empty", ErrInvalidArgument)
+	}
+	now := c.now().UTC()
+	res := c.dbCtx(ctx).Exec(`UPDATE webhook_delivery SET status = ?, attempts = 0, next_attempt_at = ?,
+			finished_at = NULL, last_error = NULL, last_status_code = NULL
+		WHERE delivery_id = ? AND (lease_until IS NULL OR lease_until < ?)`, StatusPending, now, deliveryID, now)
+	if res.Error != nil {
+		return fmt.Errorf("webhook: redelivering %s: %w", deliveryID, res.Error)
+	}
+	if res.RowsAffected > 0 {
+		c.wakeWorker()
+		return nil
+	}
+	var inFlight int64
+	if err := c.dbCtx(ctx).Model(&deliveryRow{}).Where("delivery_id = ?", deliveryID).Count(&inFlight).Error; err != nil {
+		return fmt.Errorf("webhook: redelivering %s: %w", deliveryID, err)
+	}
+	if inFlight > 0 {
+		return nil // held by a worker right now: it is being sent
+	}
+	return c.redeliverFromHistory(ctx, deliveryID)
+}
+
+// redeliverFromHistory enqueues again, for each webhook that a history row
+// of the delivery names, the event its last request carried.
+func (c *Client) redeliverFromHistory(ctx context.Context, deliveryID string) error {
+	var rows []historyRow
+	if err := c.dbCtx(ctx).Where("delivery_id = ?", deliveryID).Order("id DESC").Find(&rows).Error; err != nil {
+		return fmt.Errorf("webhook: redelivering %s: %w", deliveryID, err)
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("%w: %q is neither in the outbox nor in history", ErrDeliveryNotFound, deliveryID)
+	}
+	type key struct{ scopeType, scopeCode, code string }
+	seen := map[key]bool{}
+	now := c.now().UTC()
+	var inserts [][]any
+	var problems []string
+	for _, r := range rows {
+		k := key{r.ScopeType, r.ScopeCode, r.WebhookCode}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		var extra struct {
+			Request struct {
+				JSON json.RawMessage `json:"json"`
+			} `json:"request"`
+		}
+		var body struct {
+			Event json.RawMessage `json:"event"`
+		}
+		var ev eventPayload
+		if json.Unmarshal(r.ExtraInfo, &extra) != nil || json.Unmarshal(extra.Request.JSON, &body) != nil || json.Unmarshal(body.Event, &ev) != nil || ev.Code == "" {
+			problems = append(problems, fmt.Sprintf("%s/%s %s: history does not keep the event (not a JSON body)", r.ScopeType, r.ScopeCode, r.WebhookCode))
+			continue
+		}
+		// Encoded again: a jsonb column (PostgreSQL) reorders the keys.
+		payload, err := marshalJSON(ev)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s/%s %s: %v", r.ScopeType, r.ScopeCode, r.WebhookCode, err))
+			continue
+		}
+		inserts = append(inserts, []any{deliveryID, r.EventCode, r.ScopeType, r.ScopeCode, r.WebhookCode, string(payload), StatusPending, 0, now, now})
+	}
+	if len(inserts) == 0 {
+		return fmt.Errorf("%w: %q cannot be rebuilt: %s", ErrDeliveryNotFound, deliveryID, strings.Join(problems, "; "))
+	}
+	if err := c.insertDeliveries(ctx, c.db.Statement.ConnPool, inserts); err != nil {
+		return err
+	}
+	c.wakeWorker()
+	if len(problems) > 0 {
+		return fmt.Errorf("webhook: redelivered %q to %d webhook(s), not to: %s", deliveryID, len(inserts), strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// RedeliverFilter selects failed deliveries for RedeliverFailed. Zero fields
+// do not filter.
+type RedeliverFilter struct {
+	ScopeType   string
+	ScopeCode   string
+	WebhookCode string
+	EventCode   string
+	// Since selects deliveries created at or after it.
+	Since time.Time
+}
+
+// RedeliverFailed makes every failed delivery of the outbox that matches f
+// due now, with a fresh retry schedule and its original delivery id, in
+// batches of 1,000, and returns how many it rescheduled.
+func (c *Client) RedeliverFailed(ctx context.Context, f RedeliverFilter) (int64, error) {
+	where := []string{"status = ?"}
+	args := []any{StatusFailed}
+	for col, v := range map[string]string{"scope_type": f.ScopeType, "scope_code": f.ScopeCode, "webhook_code": f.WebhookCode, "event_code": f.EventCode} {
+		if v != "" {
+			where = append(where, col+" = ?")
+			args = append(args, v)
+		}
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "created_at >= ?")
+		args = append(args, f.Since.UTC())
+	}
+	var total int64
+	for {
+		now := c.now().UTC()
+		q := `UPDATE webhook_delivery SET status = ?, attempts = 0, next_attempt_at = ?, finished_at = NULL,
+				last_error = NULL, last_status_code = NULL
+			WHERE id IN (SELECT id FROM webhook_delivery WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT 1000)`
+		res := c.dbCtx(ctx).Exec(q, append([]any{StatusPending, now}, args...)...)
+		if res.Error != nil {
+			return total, fmt.Errorf("webhook: redelivering failed deliveries: %w", res.Error)
+		}
+		total += res.RowsAffected
+		if res.RowsAffected == 0 {
+			break
+		}
+		c.wakeWorker()
+	}
+	return total, nil
+}
+
+// DeliveryQuery filters Deliveries. Zero fields do not filter.
+type DeliveryQuery struct {
+	DeliveryID  string
+	ScopeType   string
+	ScopeCode   string
+	WebhookCode string
+	Status      string
+	// Limit defaults to DefaultHistoryLimit, at most MaxHistoryLimit.
+	Limit int
+}
+
+// Deliveries lists outbox rows, newest first.
+func (c *Client) Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	db := c.dbCtx(ctx).Model(&deliveryRow{})
+	for col, v := range map[string]string{"delivery_id": q.DeliveryID, "scope_type": q.ScopeType, "scope_code": q.ScopeCode, "webhook_code": q.WebhookCode, "status": q.Status} {
+		if v != "" {
+			db = db.Where(col+" = ?", v)
+		}
+	}
+	var rows []deliveryRow
+	if err := db.Order("id DESC").Limit(min(limit, MaxHistoryLimit)).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("webhook: loading deliveries: %w", err)
+	}
+	now := c.now()
+	out := make([]Delivery, len(rows))
+	for i, r := range rows {
+		d := Delivery{
+			ID: r.ID, DeliveryID: r.DeliveryID, EventCode: r.EventCode, ScopeType: r.ScopeType, ScopeCode: r.ScopeCode,
+			WebhookCode: r.WebhookCode, Status: r.Status, Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt,
+			Leased: r.LeaseUntil != nil && r.LeaseUntil.After(now), CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt,
+		}
+		if r.LastStatusCode != nil {
+			d.LastStatusCode = *r.LastStatusCode
+		}
+		if r.LastError != nil {
+			d.LastError = *r.LastError
+		}
+		out[i] = d
+	}
+	return out, nil
+}

@@ -1,0 +1,531 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// ErrWorkersRunning is returned by Start when the workers of this client
+// already run.
+var ErrWorkersRunning = errors.New("webhook: workers already started")
+
+// worker claims due deliveries of the outbox, sends them and records the
+// outcome. One claimer goroutine leases batches of due rows, Config.Workers
+// sender goroutines send them, and one completer goroutine writes the
+// outcomes of many deliveries (history rows, new statuses, retry times) in
+// one transaction.
+type worker struct {
+	c     *Client
+	owner string // lease owner: unique per Start
+
+	ctx    context.Context // cancelled to abort requests in flight
+	cancel context.CancelFunc
+
+	slots   chan struct{} // one token per delivery claimed and not yet completed
+	jobs    chan *job
+	results chan *jobResult
+	stop    chan struct{} // closed by Stop: claim no more
+	done    chan struct{} // closed when every goroutine returned
+
+	stopOnce sync.Once
+}
+
+type job struct {
+	row    deliveryRow
+	target *target // nil when the webhook is gone or disabled
+	reason string  // why target is nil
+}
+
+type outcome int
+
+const (
+	outcomeSucceeded outcome = iota
+	outcomeRetry
+	outcomeFailed
+	outcomeCancelled
+	outcomeAborted // the worker stopped mid-request: release, do not count
+)
+
+type jobResult struct {
+	job     *job
+	outcome outcome
+	next    time.Time   // outcomeRetry
+	status  int         // last status code, 0 for none
+	errText string      // last error
+	hist    *historyRow // nil when nothing was attempted
+}
+
+// Start starts the delivery workers of the durable path: they send what
+// Enqueue and EnqueueTx persisted, retry on the schedule of
+// Config.RetryPolicy, and record history. Any number of instances may run
+// workers on one PostgreSQL database: deliveries are claimed with FOR UPDATE
+// SKIP LOCKED under a lease, so none is sent twice while its lease holds. On
+// SQLite, run workers in one process (claims are atomic there too, but
+// SQLite serves one node). The workers run until Stop is called or ctx is
+// cancelled (which aborts requests in flight and releases them).
+//
+// Deliveries are not ordered: two deliveries to one endpoint may arrive in
+// either order, and a retried one after later ones.
+func (c *Client) Start(ctx context.Context) error {
+	switch c.db.Dialector.Name() {
+	case dialectSQLite, dialectPostgres:
+	default:
+		return fmt.Errorf("%w: durable delivery needs SQLite or PostgreSQL, not %s", ErrInvalidConfig, c.db.Dialector.Name())
+	}
+	c.workerMu.Lock()
+	defer c.workerMu.Unlock()
+	if c.worker != nil {
+		return ErrWorkersRunning
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	w := &worker{
+		c:       c,
+		owner:   hex.EncodeToString(b[:]),
+		slots:   make(chan struct{}, c.cfg.Workers),
+		jobs:    make(chan *job, c.cfg.Workers),
+		results: make(chan *jobResult, c.cfg.Workers),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	w.ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	c.worker = w
+	var senders sync.WaitGroup
+	for range c.cfg.Workers {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			for j := range w.jobs {
+				w.results <- w.send(j)
+			}
+		}()
+	}
+	completed := make(chan struct{})
+	go func() {
+		defer close(completed)
+		w.completeLoop()
+	}()
+	go func() {
+		w.claimLoop()
+		close(w.jobs)
+		senders.Wait()
+		close(w.results)
+		<-completed
+		w.release()
+		w.cancel()
+		close(w.done)
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			w.cancel() // abort requests in flight
+			w.halt()
+		case <-w.done:
+		}
+	}()
+	c.log.Info("webhook: workers started", "workers", c.cfg.Workers, "owner", w.owner)
+	return nil
+}
+
+// Stop stops the workers gracefully: no more deliveries are claimed, and
+// those in flight finish and are recorded. If ctx ends first, requests in
+// flight are aborted and their deliveries released for another attempt
+// (they are not counted as attempts), and Stop returns ctx's error once
+// that is done. Stop on a client whose workers do not run returns nil.
+func (c *Client) Stop(ctx context.Context) error {
+	c.workerMu.Lock()
+	w := c.worker
+	c.workerMu.Unlock()
+	if w == nil {
+		return nil
+	}
+	w.halt()
+	var err error
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		w.cancel()
+		<-w.done
+	}
+	c.workerMu.Lock()
+	if c.worker == w {
+		c.worker = nil
+	}
+	c.workerMu.Unlock()
+	c.log.Info("webhook: workers stopped", "owner", w.owner)
+	return err
+}
+
+func (w *worker) halt() { w.stopOnce.Do(func() { close(w.stop) }) }
+
+// wakeWorker makes idle workers of this process look for due deliveries now.
+func (c *Client) wakeWorker() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) claimLoop() {
+	c := w.c
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	lastPrune := time.Time{}
+	for {
+		select {
+		case <-w.stop:
+			return
+		default:
+		}
+		if c.cfg.RetainHistory > 0 && time.Since(lastPrune) > time.Hour {
+			lastPrune = time.Now()
+			if _, err := c.PruneHistory(w.ctx, c.cfg.RetainHistory); err != nil {
+				c.log.Error("webhook: automatic pruning failed", "err", err)
+			}
+		}
+		free := cap(w.slots) - len(w.slots)
+		claimed := 0
+		if free > 0 {
+			jobs, err := w.claim(min(free, c.cfg.ClaimBatch))
+			if err != nil {
+				c.log.Error("webhook: claiming deliveries failed", "err", err)
+			}
+			claimed = len(jobs)
+			for _, j := range jobs {
+				w.slots <- struct{}{}
+				w.jobs <- j
+			}
+			if claimed > 0 && claimed == min(free, c.cfg.ClaimBatch) {
+				continue // there may be more due right now
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(c.cfg.PollInterval)
+		select {
+		case <-w.stop:
+			return
+		case <-c.wake: // an Enqueue here, or the completer freed slots
+		case <-timer.C:
+		}
+	}
+}
+
+// claim leases up to n due deliveries and loads their webhooks.
+func (w *worker) claim(n int) ([]*job, error) {
+	c := w.c
+	now := c.now().UTC()
+	q := `UPDATE webhook_delivery SET lease_owner = ?, lease_until = ?
+		WHERE id IN (SELECT id FROM webhook_delivery
+			WHERE status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY next_attempt_at, id LIMIT ?` + skipLocked(c.db) + `)
+		RETURNING id, delivery_id, event_code, scope_type, scope_code, webhook_code, payload, attempts`
+	rows, err := c.queryRaw(w.ctx, q, w.owner, now.Add(c.cfg.LeaseDuration), StatusPending, now, now, n)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
+	}
+	var jobs []*job
+	for rows.Next() {
+		j := &job{}
+		r := &j.row
+		if err := rows.Scan(&r.ID, &r.DeliveryID, &r.EventCode, &r.ScopeType, &r.ScopeCode, &r.WebhookCode, &r.Payload, &r.Attempts); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
+		}
+		jobs = append(jobs, j)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
+	}
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	targets, err := c.loadTargets(w.ctx, jobs)
+	if err != nil {
+		// Leased but not loadable: release them for a later claim.
+		w.releaseJobs(jobs)
+		return nil, err
+	}
+	for _, j := range jobs {
+		t := targets[webhookKey{j.row.ScopeType, j.row.ScopeCode, j.row.WebhookCode}]
+		switch {
+		case t == nil:
+			j.reason = "the webhook was deleted"
+		case !t.row.EnableWebhook:
+			j.reason = "the webhook is disabled"
+		default:
+			j.target = t
+		}
+	}
+	return jobs, nil
+}
+
+type webhookKey struct{ scopeType, scopeCode, code string }
+
+// loadTargets loads and decodes, in one query, the webhooks of the jobs.
+func (c *Client) loadTargets(ctx context.Context, jobs []*job) (map[webhookKey]*target, error) {
+	keys := map[webhookKey]bool{}
+	var cond strings.Builder
+	var args []any
+	for _, j := range jobs {
+		k := webhookKey{j.row.ScopeType, j.row.ScopeCode, j.row.WebhookCode}
+		if keys[k] {
+			continue
+		}
+		keys[k] = true
+		if cond.Len() > 0 {
+			cond.WriteString(" OR ")
+		}
+		cond.WriteString("(scope_type = ? AND scope_code = ? AND code = ?)")
+		args = append(args, k.scopeType, k.scopeCode, k.code)
+	}
+	rows, err := c.queryRaw(ctx, `SELECT id, code, name, endpoint, scope_type, scope_code, extra_info, method, enable_webhook, consecutive_failures
+		FROM webhook_webhook WHERE `+cond.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: loading webhooks of claimed deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[webhookKey]*target, len(keys))
+	for rows.Next() {
+		t := &target{}
+		r := &t.row
+		var enabled any
+		if err := rows.Scan(&r.ID, &r.Code, &r.Name, &r.Endpoint, &r.ScopeType, &r.ScopeCode, &r.ExtraInfo, &r.Method, &enabled, &r.ConsecutiveFailures); err != nil {
+			return nil, fmt.Errorf("webhook: loading webhooks of claimed deliveries: %w", err)
+		}
+		r.EnableWebhook = truthy(enabled)
+		t.wh, t.err = c.decodeWebhook(r)
+		out[webhookKey{r.ScopeType, r.ScopeCode, r.Code}] = t
+	}
+	return out, rows.Err()
+}
+
+// truthy reads a boolean column as SQLite (integer) or PostgreSQL (bool)
+// returns it.
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case int64:
+		return x != 0
+	case []byte:
+		return string(x) == "1" || string(x) == "t" || string(x) == "true"
+	case string:
+		return x == "1" || x == "t" || x == "true"
+	}
+	return false
+}
+
+// send makes the next attempt of a claimed delivery.
+func (w *worker) send(j *job) (res *jobResult) {
+	c := w.c
+	res = &jobResult{job: j}
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("webhook: delivery panicked", "webhook", j.row.WebhookCode, "delivery_id", j.row.DeliveryID, "panic", r)
+			res = &jobResult{job: j, outcome: outcomeRetry, next: c.now().UTC().Add(time.Minute), errText: fmt.Sprintf("internal error: %v", r)}
+		}
+	}()
+	if j.target == nil {
+		res.outcome, res.errText = outcomeCancelled, j.reason
+		return res
+	}
+	attempt := j.row.Attempts + 1
+	p, err := c.prepare(j.target, j.row.EventCode, j.row.Payload, j.row.DeliveryID)
+	if err != nil {
+		row := c.notAttemptedRow(j.target, j.row.EventCode, j.row.DeliveryID, attempt, err)
+		res.hist, res.errText = &row, err.Error()
+		retry, delay := c.cfg.RetryPolicy(attempt, &j.target.wh, &AttemptResult{Err: err}, 0)
+		res.outcome = outcomeFailed
+		if retry {
+			res.outcome, res.next = outcomeRetry, c.now().UTC().Add(delay)
+		}
+		return res
+	}
+	if limit := c.cfg.LeaseDuration - 10*time.Second; p.timeout > limit {
+		p.timeout = limit // a request must end while its lease holds
+	}
+	ar, row := c.runAttempt(w.ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
+		if ar.Success {
+			return false, 0
+		}
+		return c.cfg.RetryPolicy(attempt, &j.target.wh, ar, retryAfter)
+	})
+	if !ar.Success && w.ctx.Err() != nil {
+		res.outcome = outcomeAborted // the worker is stopping: not the endpoint's fault
+		return res
+	}
+	res.hist, res.status = &row, ar.StatusCode
+	switch {
+	case ar.Success:
+		res.outcome = outcomeSucceeded
+	case ar.WillRetry:
+		res.outcome, res.next, res.errText = outcomeRetry, c.now().UTC().Add(ar.RetryIn), ar.Err.Error()
+	default:
+		res.outcome, res.errText = outcomeFailed, ar.Err.Error()
+	}
+	return res
+}
+
+// completeLoop writes outcomes in batches: whatever arrived while the
+// previous batch was written.
+func (w *worker) completeLoop() {
+	for first := range w.results {
+		batch := []*jobResult{first}
+	drain:
+		for len(batch) < 1000 {
+			select {
+			case r, ok := <-w.results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		w.complete(batch)
+	}
+}
+
+// complete records a batch of outcomes in one transaction, then frees their
+// slots. If the transaction fails, the deliveries stay leased and are sent
+// again once the lease expires (at least once).
+func (w *worker) complete(batch []*jobResult) {
+	c := w.c
+	defer func() {
+		for range batch {
+			<-w.slots
+		}
+		c.wakeWorker()
+	}()
+	var disabled []WebhookDisabled
+	err := c.transaction(context.WithoutCancel(w.ctx), func(tx *gorm.DB) error {
+		var err error
+		disabled, err = w.writeOutcomes(tx, batch)
+		return err
+	})
+	if err != nil {
+		c.log.Error("webhook: recording delivery outcomes failed; the deliveries will be sent again when their lease expires",
+			"deliveries", len(batch), "err", err)
+		return
+	}
+	c.notifyDisabled(w.ctx, disabled)
+}
+
+func (w *worker) writeOutcomes(tx *gorm.DB, batch []*jobResult) ([]WebhookDisabled, error) {
+	c := w.c
+	ctx := context.WithoutCancel(w.ctx)
+	pool := tx.Statement.ConnPool
+	exec := func(q string, args ...any) error {
+		_, err := pool.ExecContext(ctx, c.ph.rebind(q), args...)
+		return err
+	}
+	now := c.now().UTC()
+	var hist []*historyRow
+	succeeded := map[int][]any{} // status code → ids
+	var cancelled, aborted []any
+	for _, r := range batch {
+		if r.hist != nil {
+			hist = append(hist, r.hist)
+		}
+		id := r.job.row.ID
+		var err error
+		switch r.outcome {
+		case outcomeSucceeded:
+			succeeded[r.status] = append(succeeded[r.status], id)
+		case outcomeRetry:
+			err = exec(`UPDATE webhook_delivery SET attempts = attempts + ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
+					last_status_code = ?, last_error = ? WHERE id = ? AND lease_owner = ?`,
+				boolInt(r.hist != nil), r.next, nullInt(r.status), r.errText, id, w.owner)
+		case outcomeFailed:
+			err = exec(`UPDATE webhook_delivery SET status = ?, attempts = attempts + ?, lease_owner = NULL, lease_until = NULL,
+					last_status_code = ?, last_error = ?, finished_at = ? WHERE id = ? AND lease_owner = ?`,
+				StatusFailed, boolInt(r.hist != nil), nullInt(r.status), r.errText, now, id, w.owner)
+		case outcomeCancelled:
+			cancelled = append(cancelled, id)
+		case outcomeAborted:
+			aborted = append(aborted, id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("webhook: recording the outcome of delivery %s: %w", r.job.row.DeliveryID, err)
+		}
+	}
+	if err := c.insertHistoryOn(ctx, pool, hist); err != nil {
+		return nil, err
+	}
+	for status, ids := range succeeded {
+		err := exec(`UPDATE webhook_delivery SET status = ?, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL,
+				last_status_code = ?, last_error = NULL, finished_at = ? WHERE lease_owner = ? AND id IN (`+marks(len(ids))+`)`,
+			append([]any{StatusSucceeded, nullInt(status), now, w.owner}, ids...)...)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: recording %d successful deliveries: %w", len(ids), err)
+		}
+	}
+	if len(cancelled) > 0 {
+		err := exec(`UPDATE webhook_delivery SET status = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, finished_at = ?
+			WHERE lease_owner = ? AND id IN (`+marks(len(cancelled))+`)`,
+			append([]any{StatusCancelled, "the webhook was deleted or disabled before the delivery", now, w.owner}, cancelled...)...)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: recording cancelled deliveries: %w", err)
+		}
+	}
+	if len(aborted) > 0 {
+		if err := exec(`UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND id IN (`+marks(len(aborted))+`)`,
+			append([]any{w.owner}, aborted...)...); err != nil {
+			return nil, fmt.Errorf("webhook: releasing deliveries: %w", err)
+		}
+	}
+	return c.trackHealth(ctx, pool, hist)
+}
+
+// release frees the leases this worker still holds (deliveries claimed but
+// never sent because it stopped).
+func (w *worker) release() {
+	c := w.c
+	err := c.execRaw(context.WithoutCancel(w.ctx), `UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL
+		WHERE lease_owner = ? AND status = ?`, w.owner, StatusPending)
+	if err != nil {
+		c.log.Error("webhook: releasing leases failed; they expire by themselves", "err", err)
+	}
+}
+
+func (w *worker) releaseJobs(jobs []*job) {
+	ids := make([]any, 0, len(jobs)+1)
+	ids = append(ids, w.owner)
+	for _, j := range jobs {
+		ids = append(ids, j.row.ID)
+	}
+	_ = w.c.execRaw(context.WithoutCancel(w.ctx), `UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL
+		WHERE lease_owner = ? AND id IN (`+marks(len(jobs))+`)`, ids...)
+}
+
+func marks(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func nullInt(v int) sql.NullInt64 {
+	return sql.NullInt64{Int64: int64(v), Valid: v != 0}
+}
