@@ -60,4 +60,5 @@ var suite = []suiteTest{
 	{"ExpiredLeaseIsClaimedAgain", testExpiredLeaseIsClaimedAgain},
 	{"TwoInstancesDeliverEachOnce", testTwoInstancesDeliverEachOnce},
 	{"StopIsGracefulAndStartTwiceFails", testStopIsGracefulAndStartTwiceFails},
+	{"CrashRecovery", testCrashRecovery},
 }

@@ -227,8 +227,8 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	if cfg.MaxRetryDelay == 0 {
 		cfg.MaxRetryDelay = DefaultMaxRetryDelay
 	}
-	if cfg.LeaseDuration < cfg.Timeout+10*time.Second {
-		return nil, fmt.Errorf("%w: LeaseDuration (%s) must exceed Timeout (%s) by at least 10s, or a slow request could be sent twice", ErrInvalidConfig, cfg.LeaseDuration, cfg.Timeout)
+	if cfg.LeaseDuration <= cfg.Timeout {
+		return nil, fmt.Errorf("%w: LeaseDuration (%s) must exceed Timeout (%s), or a slow request could be sent twice", ErrInvalidConfig, cfg.LeaseDuration, cfg.Timeout)
 	}
 	c := &Client{
 		db:             db.Session(&gorm.Session{PrepareStmt: true, SkipDefaultTransaction: true}),

@@ -357,8 +357,8 @@ func (w *worker) send(j *job) (res *jobResult) {
 		}
 		return res
 	}
-	if limit := c.cfg.LeaseDuration - 10*time.Second; p.timeout > limit {
-		p.timeout = limit // a request must end while its lease holds
+	if limit := c.cfg.LeaseDuration * 3 / 4; p.timeout > limit {
+		p.timeout = limit // a request must end, and be recorded, while its lease holds
 	}
 	ar, row := c.runAttempt(w.ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
 		if ar.Success {
