@@ -45,13 +45,13 @@ type deliveryRow struct {
 	Payload        []byte     `gorm:"column:payload;type:text;not null"` // the "event" object, byte for byte (text, not jsonb, which would reorder keys)
 	Status         string     `gorm:"column:status;type:varchar(16);not null;index:webhook_delivery_due,priority:1;index:webhook_delivery_webhook,priority:4"`
 	Attempts       int        `gorm:"column:attempts;type:integer;not null;default:0"`
-	NextAttemptAt  time.Time  `gorm:"column:next_attempt_at;not null;index:webhook_delivery_due,priority:2"`
+	NextAttemptAt  time.Time  `gorm:"column:next_attempt_at;not null;index:webhook_delivery_due,priority:2"` // of a finished delivery: when it finished (for pruning through the same index)
 	LeaseOwner     *string    `gorm:"column:lease_owner;type:varchar(32)"`
 	LeaseUntil     *time.Time `gorm:"column:lease_until"`
 	LastStatusCode *int       `gorm:"column:last_status_code;type:integer"`
 	LastError      *string    `gorm:"column:last_error;type:text"`
 	CreatedAt      time.Time  `gorm:"column:created_at;not null;autoCreateTime:false"`
-	FinishedAt     *time.Time `gorm:"column:finished_at;index:webhook_delivery_finished_at"`
+	FinishedAt     *time.Time `gorm:"column:finished_at"`
 }
 
 func (deliveryRow) TableName() string { return "webhook_delivery" }

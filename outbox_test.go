@@ -497,7 +497,7 @@ func testPruneHistoryDeletesOldRowsInBatches(t *testing.T, tdb *testDB) {
 		t.Fatal(err)
 	}
 	c.DB().Exec("INSERT INTO webhook_delivery ("+deliveryInsertColumns+", finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-		"done-old", "template_update", "biz", "one", "hook", "{}", StatusSucceeded, 1, clock.Now(), clock.Now(), clock.Now().Add(-72*time.Hour))
+		"done-old", "template_update", "biz", "one", "hook", "{}", StatusSucceeded, 1, clock.Now().Add(-72*time.Hour), clock.Now().Add(-72*time.Hour), clock.Now().Add(-72*time.Hour))
 	res, err := c.PruneHistory(ctx, 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func (c *Client) PruneHistory(ctx context.Context, olderThan time.Duration) (Pru
 		count        *int64
 	}{
 		{"webhook_history", "created_at < ?", []any{cutoff}, &res.History},
-		{"webhook_delivery", "status <> ? AND finished_at < ?", []any{StatusPending, cutoff}, &res.Deliveries},
+		{"webhook_delivery", "status IN (?, ?, ?) AND next_attempt_at < ?", []any{StatusSucceeded, StatusFailed, StatusCancelled, cutoff}, &res.Deliveries},
 	} {
 		for {
 			if err := ctx.Err(); err != nil {

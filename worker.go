@@ -30,19 +30,21 @@ type worker struct {
 	ctx    context.Context // cancelled to abort requests in flight
 	cancel context.CancelFunc
 
-	slots   chan struct{} // one token per delivery claimed and not yet completed
+	slots   chan struct{} // one token per delivery claimed and not yet sent
 	jobs    chan *job
 	results chan *jobResult
 	stop    chan struct{} // closed by Stop: claim no more
 	done    chan struct{} // closed when every goroutine returned
 
 	stopOnce sync.Once
+	pending  []*jobResult // an outcome received while waiting; written next
 }
 
 type job struct {
-	row    deliveryRow
-	target *target // nil when the webhook is gone or disabled
-	reason string  // why target is nil
+	claimed time.Time // when it was claimed, by the local clock
+	row     deliveryRow
+	target  *target // nil when the webhook is gone or disabled
+	reason  string  // why target is nil
 }
 
 type outcome int
@@ -89,11 +91,15 @@ func (c *Client) Start(ctx context.Context) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	w := &worker{
-		c:       c,
-		owner:   hex.EncodeToString(b[:]),
-		slots:   make(chan struct{}, c.cfg.Workers),
-		jobs:    make(chan *job, c.cfg.Workers),
-		results: make(chan *jobResult, c.cfg.Workers),
+		c:     c,
+		owner: hex.EncodeToString(b[:]),
+		// Up to Workers requests in flight and a claim's worth waiting for
+		// a sender, so that a sender never waits for a claim.
+		slots: make(chan struct{}, c.cfg.Workers+c.cfg.ClaimBatch),
+		jobs:  make(chan *job, c.cfg.Workers+c.cfg.ClaimBatch),
+		// Outcomes wait here while the previous batch is written, so that
+		// one transaction records many deliveries.
+		results: make(chan *jobResult, 2*(c.cfg.Workers+c.cfg.ClaimBatch)),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -105,21 +111,17 @@ func (c *Client) Start(ctx context.Context) error {
 		go func() {
 			defer senders.Done()
 			for j := range w.jobs {
-				w.results <- w.send(j)
+				r := w.send(j)
+				<-w.slots // the delivery stays leased until its outcome is written
+				c.wakeWorker()
+				w.results <- r
 			}
 		}()
 	}
-	completed := make(chan struct{})
 	go func() {
-		defer close(completed)
-		w.completeLoop()
-	}()
-	go func() {
-		w.claimLoop()
+		w.run()
 		close(w.jobs)
 		senders.Wait()
-		close(w.results)
-		<-completed
 		w.release()
 		w.cancel()
 		close(w.done)
@@ -176,38 +178,59 @@ func (c *Client) wakeWorker() {
 	}
 }
 
-func (w *worker) claimLoop() {
+// run is the worker's only database writer: in one transaction at a time it
+// records the outcomes that came back from the senders and claims as many
+// due deliveries as there are free slots, so that one commit serves many
+// deliveries and the worker's writes never wait for each other.
+func (w *worker) run() {
 	c := w.c
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	lastPrune := time.Time{}
+	var lastPrune time.Time
+	outstanding := 0 // deliveries claimed whose outcome is not written yet
 	for {
+		stopping := false
 		select {
 		case <-w.stop:
-			return
+			stopping = true
 		default:
 		}
-		if c.cfg.RetainHistory > 0 && time.Since(lastPrune) > time.Hour {
+		if stopping && outstanding == 0 {
+			return
+		}
+		if !stopping && c.cfg.RetainHistory > 0 && time.Since(lastPrune) > time.Hour {
 			lastPrune = time.Now()
 			if _, err := c.PruneHistory(w.ctx, c.cfg.RetainHistory); err != nil {
 				c.log.Error("webhook: automatic pruning failed", "err", err)
 			}
 		}
-		free := cap(w.slots) - len(w.slots)
-		claimed := 0
-		if free > 0 {
-			jobs, err := w.claim(min(free, c.cfg.ClaimBatch))
+		batch := w.drainResults(nil)
+		want := 0
+		if !stopping {
+			want = min(cap(w.slots)-len(w.slots), c.cfg.ClaimBatch)
+		}
+		var jobs []*job
+		if len(batch) > 0 || want > 0 {
+			var err error
+			jobs, err = w.completeAndClaim(batch, want)
 			if err != nil {
-				c.log.Error("webhook: claiming deliveries failed", "err", err)
+				c.log.Error("webhook: recording outcomes or claiming deliveries failed; leased deliveries will be sent again when their lease expires",
+					"outcomes", len(batch), "err", err)
+				jobs = nil
+				select { // do not spin on a failing database
+				case <-time.After(c.cfg.PollInterval):
+				case <-w.stop:
+				}
 			}
-			claimed = len(jobs)
+			outstanding -= len(batch)
 			for _, j := range jobs {
 				w.slots <- struct{}{}
 				w.jobs <- j
 			}
-			if claimed > 0 && claimed == min(free, c.cfg.ClaimBatch) {
-				continue // there may be more due right now
-			}
+			outstanding += len(jobs)
+		}
+		if (want > 0 && len(jobs) == want) || len(batch) > 0 {
+			continue // more may be due, or more outcomes may be waiting
 		}
 		if !timer.Stop() {
 			select {
@@ -218,15 +241,56 @@ func (w *worker) claimLoop() {
 		timer.Reset(c.cfg.PollInterval)
 		select {
 		case <-w.stop:
-			return
-		case <-c.wake: // an Enqueue here, or the completer freed slots
+		case <-c.wake: // an Enqueue here, or a sender freed a slot
 		case <-timer.C:
+		case r := <-w.results:
+			w.pending = append(w.pending, r)
 		}
 	}
 }
 
+// drainResults returns the outcomes waiting, up to completeBatch.
+func (w *worker) drainResults(batch []*jobResult) []*jobResult {
+	batch = append(batch, w.pending...)
+	w.pending = w.pending[:0]
+	for len(batch) < completeBatch {
+		select {
+		case r := <-w.results:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// completeAndClaim writes outcomes and claims up to n due deliveries in one
+// transaction.
+func (w *worker) completeAndClaim(batch []*jobResult, n int) ([]*job, error) {
+	c := w.c
+	var jobs []*job
+	var disabled []WebhookDisabled
+	err := c.transaction(context.WithoutCancel(w.ctx), func(tx *gorm.DB) error {
+		var err error
+		if len(batch) > 0 {
+			if disabled, err = w.writeOutcomes(tx, batch); err != nil {
+				return err
+			}
+		}
+		if n > 0 {
+			jobs, err = w.claim(tx.Statement.ConnPool, n)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.notifyDisabled(w.ctx, disabled)
+	return jobs, nil
+}
+
 // claim leases up to n due deliveries and loads their webhooks.
-func (w *worker) claim(n int) ([]*job, error) {
+func (w *worker) claim(pool gorm.ConnPool, n int) ([]*job, error) {
 	c := w.c
 	now := c.now().UTC()
 	q := `UPDATE webhook_delivery SET lease_owner = ?, lease_until = ?
@@ -234,13 +298,14 @@ func (w *worker) claim(n int) ([]*job, error) {
 			WHERE status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
 			ORDER BY next_attempt_at, id LIMIT ?` + skipLocked(c.db) + `)
 		RETURNING id, delivery_id, event_code, scope_type, scope_code, webhook_code, payload, attempts`
-	rows, err := c.queryRaw(w.ctx, q, w.owner, now.Add(c.cfg.LeaseDuration), StatusPending, now, now, n)
+	ctx := context.WithoutCancel(w.ctx)
+	rows, err := pool.QueryContext(ctx, c.ph.rebind(q), w.owner, now.Add(c.cfg.LeaseDuration), StatusPending, now, now, n)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
 	}
 	var jobs []*job
 	for rows.Next() {
-		j := &job{}
+		j := &job{claimed: time.Now()}
 		r := &j.row
 		if err := rows.Scan(&r.ID, &r.DeliveryID, &r.EventCode, &r.ScopeType, &r.ScopeCode, &r.WebhookCode, &r.Payload, &r.Attempts); err != nil {
 			rows.Close()
@@ -255,11 +320,9 @@ func (w *worker) claim(n int) ([]*job, error) {
 	if len(jobs) == 0 {
 		return nil, nil
 	}
-	targets, err := c.loadTargets(w.ctx, jobs)
+	targets, err := c.loadTargets(ctx, pool, jobs)
 	if err != nil {
-		// Leased but not loadable: release them for a later claim.
-		w.releaseJobs(jobs)
-		return nil, err
+		return nil, err // the transaction rolls the claim back
 	}
 	for _, j := range jobs {
 		t := targets[webhookKey{j.row.ScopeType, j.row.ScopeCode, j.row.WebhookCode}]
@@ -278,7 +341,7 @@ func (w *worker) claim(n int) ([]*job, error) {
 type webhookKey struct{ scopeType, scopeCode, code string }
 
 // loadTargets loads and decodes, in one query, the webhooks of the jobs.
-func (c *Client) loadTargets(ctx context.Context, jobs []*job) (map[webhookKey]*target, error) {
+func (c *Client) loadTargets(ctx context.Context, pool gorm.ConnPool, jobs []*job) (map[webhookKey]*target, error) {
 	keys := map[webhookKey]bool{}
 	var cond strings.Builder
 	var args []any
@@ -294,8 +357,8 @@ func (c *Client) loadTargets(ctx context.Context, jobs []*job) (map[webhookKey]*
 		cond.WriteString("(scope_type = ? AND scope_code = ? AND code = ?)")
 		args = append(args, k.scopeType, k.scopeCode, k.code)
 	}
-	rows, err := c.queryRaw(ctx, `SELECT id, code, name, endpoint, scope_type, scope_code, extra_info, method, enable_webhook, consecutive_failures
-		FROM webhook_webhook WHERE `+cond.String(), args...)
+	rows, err := pool.QueryContext(ctx, c.ph.rebind(`SELECT id, code, name, endpoint, scope_type, scope_code, extra_info, method, enable_webhook, consecutive_failures
+		FROM webhook_webhook WHERE `+cond.String()), args...)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: loading webhooks of claimed deliveries: %w", err)
 	}
@@ -360,6 +423,12 @@ func (w *worker) send(j *job) (res *jobResult) {
 	if limit := c.cfg.LeaseDuration * 3 / 4; p.timeout > limit {
 		p.timeout = limit // a request must end, and be recorded, while its lease holds
 	}
+	if time.Since(j.claimed)+p.timeout > c.cfg.LeaseDuration*9/10 {
+		// It waited for a sender so long that its lease could expire
+		// mid-request and another instance send it too: release it.
+		res.outcome = outcomeAborted
+		return res
+	}
 	ar, row := c.runAttempt(w.ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
 		if ar.Success {
 			return false, 0
@@ -382,51 +451,9 @@ func (w *worker) send(j *job) (res *jobResult) {
 	return res
 }
 
-// completeLoop writes outcomes in batches: whatever arrived while the
-// previous batch was written.
-func (w *worker) completeLoop() {
-	for first := range w.results {
-		batch := []*jobResult{first}
-	drain:
-		for len(batch) < 1000 {
-			select {
-			case r, ok := <-w.results:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		w.complete(batch)
-	}
-}
-
-// complete records a batch of outcomes in one transaction, then frees their
-// slots. If the transaction fails, the deliveries stay leased and are sent
-// again once the lease expires (at least once).
-func (w *worker) complete(batch []*jobResult) {
-	c := w.c
-	defer func() {
-		for range batch {
-			<-w.slots
-		}
-		c.wakeWorker()
-	}()
-	var disabled []WebhookDisabled
-	err := c.transaction(context.WithoutCancel(w.ctx), func(tx *gorm.DB) error {
-		var err error
-		disabled, err = w.writeOutcomes(tx, batch)
-		return err
-	})
-	if err != nil {
-		c.log.Error("webhook: recording delivery outcomes failed; the deliveries will be sent again when their lease expires",
-			"deliveries", len(batch), "err", err)
-		return
-	}
-	c.notifyDisabled(w.ctx, disabled)
-}
+// completeBatch is the largest number of outcomes written in one
+// transaction.
+const completeBatch = 1000
 
 func (w *worker) writeOutcomes(tx *gorm.DB, batch []*jobResult) ([]WebhookDisabled, error) {
 	c := w.c
@@ -455,8 +482,8 @@ func (w *worker) writeOutcomes(tx *gorm.DB, batch []*jobResult) ([]WebhookDisabl
 				boolInt(r.hist != nil), r.next, nullInt(r.status), r.errText, id, w.owner)
 		case outcomeFailed:
 			err = exec(`UPDATE webhook_delivery SET status = ?, attempts = attempts + ?, lease_owner = NULL, lease_until = NULL,
-					last_status_code = ?, last_error = ?, finished_at = ? WHERE id = ? AND lease_owner = ?`,
-				StatusFailed, boolInt(r.hist != nil), nullInt(r.status), r.errText, now, id, w.owner)
+					last_status_code = ?, last_error = ?, finished_at = ?, next_attempt_at = ? WHERE id = ? AND lease_owner = ?`,
+				StatusFailed, boolInt(r.hist != nil), nullInt(r.status), r.errText, now, now, id, w.owner)
 		case outcomeCancelled:
 			cancelled = append(cancelled, id)
 		case outcomeAborted:
@@ -471,16 +498,16 @@ func (w *worker) writeOutcomes(tx *gorm.DB, batch []*jobResult) ([]WebhookDisabl
 	}
 	for status, ids := range succeeded {
 		err := exec(`UPDATE webhook_delivery SET status = ?, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL,
-				last_status_code = ?, last_error = NULL, finished_at = ? WHERE lease_owner = ? AND id IN (`+marks(len(ids))+`)`,
-			append([]any{StatusSucceeded, nullInt(status), now, w.owner}, ids...)...)
+				last_status_code = ?, last_error = NULL, finished_at = ?, next_attempt_at = ? WHERE lease_owner = ? AND id IN (`+marks(len(ids))+`)`,
+			append([]any{StatusSucceeded, nullInt(status), now, now, w.owner}, ids...)...)
 		if err != nil {
 			return nil, fmt.Errorf("webhook: recording %d successful deliveries: %w", len(ids), err)
 		}
 	}
 	if len(cancelled) > 0 {
-		err := exec(`UPDATE webhook_delivery SET status = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, finished_at = ?
+		err := exec(`UPDATE webhook_delivery SET status = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, finished_at = ?, next_attempt_at = ?
 			WHERE lease_owner = ? AND id IN (`+marks(len(cancelled))+`)`,
-			append([]any{StatusCancelled, "the webhook was deleted or disabled before the delivery", now, w.owner}, cancelled...)...)
+			append([]any{StatusCancelled, "the webhook was deleted or disabled before the delivery", now, now, w.owner}, cancelled...)...)
 		if err != nil {
 			return nil, fmt.Errorf("webhook: recording cancelled deliveries: %w", err)
 		}
@@ -503,16 +530,6 @@ func (w *worker) release() {
 	if err != nil {
 		c.log.Error("webhook: releasing leases failed; they expire by themselves", "err", err)
 	}
-}
-
-func (w *worker) releaseJobs(jobs []*job) {
-	ids := make([]any, 0, len(jobs)+1)
-	ids = append(ids, w.owner)
-	for _, j := range jobs {
-		ids = append(ids, j.row.ID)
-	}
-	_ = w.c.execRaw(context.WithoutCancel(w.ctx), `UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL
-		WHERE lease_owner = ? AND id IN (`+marks(len(jobs))+`)`, ids...)
 }
 
 func marks(n int) string {
