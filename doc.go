@@ -65,6 +65,18 @@
 // Deliveries are not ordered: two broadcasts may reach an endpoint in
 // either order.
 //
+// # Durable delivery
+//
+// [Client.Enqueue] and [Client.EnqueueTx] (inside the caller's own
+// transaction) persist deliveries in an outbox table instead of sending
+// them; the workers started by [Client.Start] send them at least once,
+// retrying over hours on the schedule of Config.RetryPolicy, and record
+// history. Instances sharing a PostgreSQL database share the work (FOR
+// UPDATE SKIP LOCKED under a lease); on SQLite, run the workers in one
+// process. [Client.Redeliver] and [Client.RedeliverFailed] send failed or
+// past deliveries again with their delivery ids; [Client.PruneHistory]
+// keeps the tables small.
+//
 // # Security
 //
 // Credentials (tokens, passwords, header values) are encrypted at rest with
