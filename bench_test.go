@@ -208,6 +208,7 @@ func BenchmarkOutboxBacklog(b *testing.B) {
 		}
 		wg.Wait()
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+		client.CloseIdleConnections()
 	})
 	for _, db := range []struct {
 		name string

@@ -275,6 +275,7 @@ func (c *Client) insertHistory(ctx context.Context, rows []*historyRow) error {
 
 // insertHistoryOn is insertHistory on a given pool or transaction.
 func (c *Client) insertHistoryOn(ctx context.Context, pool gorm.ConnPool, rows []*historyRow) error {
+	pool = unprepared(pool)
 	for len(rows) > 0 {
 		n := min(len(rows), historyBatchRows)
 		var sb strings.Builder

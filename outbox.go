@@ -157,7 +157,7 @@ func (c *Client) insertDeliveries(ctx context.Context, pool gorm.ConnPool, rows 
 			sb.WriteString("(?,?,?,?,?,?,?,?,?,?)")
 			args = append(args, r...)
 		}
-		if _, err := pool.ExecContext(ctx, c.ph.rebind(sb.String()), args...); err != nil {
+		if _, err := unprepared(pool).ExecContext(ctx, c.ph.rebind(sb.String()), args...); err != nil {
 			return fmt.Errorf("webhook: enqueueing %d deliveries: %w", n, err)
 		}
 		rows = rows[n:]

@@ -59,3 +59,18 @@ func (c *Client) execRaw(ctx context.Context, query string, args ...any) error {
 	_, err := c.db.Statement.ConnPool.ExecContext(ctx, c.ph.rebind(query), args...)
 	return err
 }
+
+// unprepared returns the pool beneath GORM's prepared-statement cache, for
+// statements whose text varies with their number of rows (multi-row
+// inserts, IN lists): caching those would only churn the cache.
+func unprepared(pool gorm.ConnPool) gorm.ConnPool {
+	switch p := pool.(type) {
+	case *gorm.PreparedStmtTX:
+		if tx, ok := p.Tx.(gorm.ConnPool); ok {
+			return tx
+		}
+	case *gorm.PreparedStmtDB:
+		return p.ConnPool
+	}
+	return pool
+}

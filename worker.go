@@ -459,8 +459,9 @@ func (w *worker) writeOutcomes(tx *gorm.DB, batch []*jobResult) ([]WebhookDisabl
 	c := w.c
 	ctx := context.WithoutCancel(w.ctx)
 	pool := tx.Statement.ConnPool
+	raw := unprepared(pool)
 	exec := func(q string, args ...any) error {
-		_, err := pool.ExecContext(ctx, c.ph.rebind(q), args...)
+		_, err := raw.ExecContext(ctx, c.ph.rebind(q), args...)
 		return err
 	}
 	now := c.now().UTC()
