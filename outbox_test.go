@@ -643,3 +643,21 @@ func testStopIsGracefulAndStartTwiceFails(t *testing.T, tdb *testDB) {
 		t.Errorf("after a hard stop the delivery is %+v, want pending, 0 attempts, no lease", row)
 	}
 }
+
+// Config.RetainHistory makes the workers prune by themselves.
+func testWorkersPruneWithRetainHistory(t *testing.T, tdb *testDB) {
+	rc := newReceiver(t, nil)
+	c := newTestClient(t, tdb, Config{PollInterval: 5 * time.Millisecond, RetainHistory: time.Hour})
+	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL})
+	ctx := testCtx(t)
+	old := &historyRow{WebhookCode: "hook", EventCode: "template_update", CreatedAt: time.Now().Add(-2 * time.Hour).UTC(),
+		DeliveryID: "ancient", ScopeType: "biz", ScopeCode: "one", Attempt: 1, ExtraInfo: jsonText(`{}`)}
+	if err := c.insertHistory(ctx, []*historyRow{old}); err != nil {
+		t.Fatal(err)
+	}
+	startWorkers(t, c)
+	waitFor(t, "the automatic prune", 20*time.Second, func() bool {
+		rows, _ := c.History(ctx, HistoryQuery{DeliveryID: "ancient"})
+		return len(rows) == 0
+	})
+}

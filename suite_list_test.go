@@ -61,4 +61,5 @@ var suite = []suiteTest{
 	{"TwoInstancesDeliverEachOnce", testTwoInstancesDeliverEachOnce},
 	{"StopIsGracefulAndStartTwiceFails", testStopIsGracefulAndStartTwiceFails},
 	{"CrashRecovery", testCrashRecovery},
+	{"WorkersPruneWithRetainHistory", testWorkersPruneWithRetainHistory},
 }
