@@ -441,6 +441,7 @@ func (c *Client) attempt(ctx context.Context, client *http.Client, out *outgoing
 		return ar, 0, nil
 	}
 	req.Header = out.header.Clone()
+	out.sign(req.Header, c.now())
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {

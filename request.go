@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // newDeliveryID returns 32 random hex digits, like the Python package's
@@ -33,6 +34,8 @@ type outgoing struct {
 	body     []byte
 	jsonBody bool
 	secrets  []string // credential values to scrub from anything recorded
+	msgID    string   // the delivery id, signed as webhook-id
+	signKeys [][]byte // Standard Webhooks keys; empty when unsigned
 }
 
 // eventPayload is the "event" object of every body.
@@ -115,7 +118,31 @@ func buildRequest(wh *WebhookConfig, event []byte, deliveryID string) (*outgoing
 		o.secrets = append(o.secrets, hd.Value)
 	}
 	o.header = h
+	o.msgID = deliveryID
+	for _, secret := range wh.SigningSecrets {
+		key, err := signingKey(secret)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidWebhook, err)
+		}
+		o.signKeys = append(o.signKeys, key)
+		o.secrets = append(o.secrets, secret, strings.TrimPrefix(secret, SigningSecretPrefix))
+	}
 	return o, nil
+}
+
+// sign sets the Standard Webhooks headers of one attempt on h.
+func (o *outgoing) sign(h http.Header, now time.Time) {
+	if len(o.signKeys) == 0 {
+		return
+	}
+	ts := now.Unix()
+	sigs := make([]string, len(o.signKeys))
+	for i, key := range o.signKeys {
+		sigs[i] = "v1," + base64.StdEncoding.EncodeToString(signRaw(key, o.msgID, ts, o.body))
+	}
+	h.Set(HeaderWebhookID, o.msgID)
+	h.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
+	h.Set(HeaderWebhookSignature, strings.Join(sigs, " "))
 }
 
 // jsonBody encodes data merged with the event and the delivery id. The event

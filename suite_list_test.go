@@ -62,4 +62,6 @@ var suite = []suiteTest{
 	{"StopIsGracefulAndStartTwiceFails", testStopIsGracefulAndStartTwiceFails},
 	{"CrashRecovery", testCrashRecovery},
 	{"WorkersPruneWithRetainHistory", testWorkersPruneWithRetainHistory},
+	{"SignedDeliveriesVerifyAtTheReceiver", testSignedDeliveriesVerifyAtTheReceiver},
+	{"RotateSigningSecret", testRotateSigningSecret},
 }

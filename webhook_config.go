@@ -70,6 +70,13 @@ type WebhookConfig struct {
 	// InsecureSkipVerify turns TLS certificate verification off for this
 	// webhook (the Python package's "verify": false). Leave it false.
 	InsecureSkipVerify bool
+	// SigningSecrets sign every request with Standard Webhooks headers
+	// (webhook-id, webhook-timestamp, webhook-signature), one signature per
+	// secret; the first is the current one. Each is "whsec_" and the base64
+	// of 24 to 64 bytes (NewSigningSecret makes one). Encrypted at rest.
+	// RotateSigningSecret adds a new one and retires the old ones after a
+	// grace period.
+	SigningSecrets []string
 }
 
 // Header is a custom request header. Its value is encrypted at rest and
@@ -105,6 +112,14 @@ type storedExtra struct {
 	Verify        *bool          `json:"verify,omitempty"`
 	RetryTimes    *int           `json:"retry_times,omitempty"`
 	Interval      *float64       `json:"interval,omitempty"`
+	// SigningSecrets is this library's addition: encrypted Standard
+	// Webhooks secrets, the current one first, retired ones with an expiry.
+	SigningSecrets []storedSecret `json:"signing_secrets,omitempty"`
+}
+
+type storedSecret struct {
+	Secret    string     `json:"secret"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 type storedAuth struct {
@@ -178,6 +193,8 @@ func parseStoredExtra(raw []byte) (storedExtra, error) {
 					se.RetryTimes = &n
 				}
 			}
+		case "signing_secrets":
+			se.SigningSecrets, err = parseStoredSecrets(v)
 		case "verify":
 			switch b := v.(type) {
 			case bool:
@@ -201,6 +218,37 @@ func parseStoredExtra(raw []byte) (storedExtra, error) {
 		}
 	}
 	return se, nil
+}
+
+func parseStoredSecrets(v any) ([]storedSecret, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("is %s, want a list", jsonKind(v))
+	}
+	out := make([]storedSecret, 0, len(list))
+	for i, item := range list {
+		obj, ok := item.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("[%d] is %s, want an object", i, jsonKind(item))
+		}
+		var ss storedSecret
+		if ss.Secret, ok = obj["secret"].(string); !ok {
+			return nil, fmt.Errorf("[%d].secret is %s, want a string", i, jsonKind(obj["secret"]))
+		}
+		if e, present := obj["expires_at"]; present && e != nil {
+			text, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("[%d].expires_at is %s, want a time", i, jsonKind(e))
+			}
+			t, err := time.Parse(time.RFC3339Nano, text)
+			if err != nil {
+				return nil, fmt.Errorf("[%d].expires_at is not an RFC 3339 time", i)
+			}
+			ss.ExpiresAt = &t
+		}
+		out = append(out, ss)
+	}
+	return out, nil
 }
 
 func parseStoredAuth(v any) (*storedAuth, error) {
@@ -433,6 +481,11 @@ func (wh *WebhookConfig) validate() string {
 			return fmt.Sprintf("auth type %q is not supported: use bearer or basic", a.Type)
 		}
 	}
+	for i, secret := range wh.SigningSecrets {
+		if _, err := signingKey(secret); err != nil {
+			return fmt.Sprintf("signing secret %d: %v (NewSigningSecret makes a valid one)", i, err)
+		}
+	}
 	switch {
 	case wh.Timeout < 0:
 		return "timeout is negative"
@@ -523,6 +576,7 @@ func (wh WebhookConfig) clone() WebhookConfig {
 		a := *wh.Auth
 		out.Auth = &a
 	}
+	out.SigningSecrets = append([]string(nil), wh.SigningSecrets...)
 	return out
 }
 
@@ -633,6 +687,24 @@ func (c *Client) encodeExtra(wh *WebhookConfig, prev *storedExtra) ([]byte, erro
 		}
 		se.Headers = append(se.Headers, storedHeader{Key: h.Key, Value: v, Doc: h.Doc})
 	}
+	for _, secret := range wh.SigningSecrets {
+		ss := storedSecret{}
+		var old *string
+		if prev != nil {
+			for _, p := range prev.SigningSecrets {
+				if plain, err := c.vault.decrypt(p.Secret); err == nil && plain == secret {
+					old, ss.ExpiresAt = &p.Secret, p.ExpiresAt
+					break
+				}
+			}
+		}
+		v, err := reuse(old, secret)
+		if err != nil {
+			return nil, err
+		}
+		ss.Secret = *v
+		se.SigningSecrets = append(se.SigningSecrets, ss)
+	}
 	return marshalJSON(se)
 }
 
@@ -695,6 +767,17 @@ func (c *Client) decodeWebhook(row *webhookRow) (WebhookConfig, error) {
 				return fail("auth password", err)
 			}
 		}
+	}
+	now := c.now()
+	for i, ss := range se.SigningSecrets {
+		if ss.ExpiresAt != nil && !ss.ExpiresAt.After(now) {
+			continue // retired after its grace period
+		}
+		plain, err := c.vault.decrypt(ss.Secret)
+		if err != nil {
+			return fail(fmt.Sprintf("signing secret %d", i), err)
+		}
+		wh.SigningSecrets = append(wh.SigningSecrets, plain)
 	}
 	for _, h := range se.Headers {
 		hd := Header{Key: h.Key, Doc: h.Doc}

@@ -1,0 +1,258 @@
+package webhook
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Standard Webhooks signatures (https://www.standardwebhooks.com): every
+// request of a webhook with signing secrets carries
+//
+//	webhook-id:        the delivery id, the same on every retry
+//	webhook-timestamp: Unix seconds of the attempt
+//	webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body"> (one per secret, space-separated)
+
+// Header names of a signed request.
+const (
+	HeaderWebhookID        = "webhook-id"
+	HeaderWebhookTimestamp = "webhook-timestamp"
+	HeaderWebhookSignature = "webhook-signature"
+)
+
+// SigningSecretPrefix starts every signing secret.
+const SigningSecretPrefix = "whsec_"
+
+// DefaultTolerance is how far a webhook-timestamp may be from the receiver's
+// clock before Verify refuses it (replay protection).
+const DefaultTolerance = 5 * time.Minute
+
+// Errors of signature verification.
+var (
+	// ErrMissingHeaders means a request lacks webhook-id, webhook-timestamp
+	// or webhook-signature.
+	ErrMissingHeaders = errors.New("webhook: missing signature headers")
+	// ErrTimestampOutOfRange means webhook-timestamp is malformed or further
+	// than the tolerance from now.
+	ErrTimestampOutOfRange = errors.New("webhook: signature timestamp out of range")
+	// ErrSignatureMismatch means no signature of the request matches any
+	// secret.
+	ErrSignatureMismatch = errors.New("webhook: signature mismatch")
+	// ErrInvalidSigningSecret means a signing secret is not whsec_ followed
+	// by the base64 of 24 to 64 bytes.
+	ErrInvalidSigningSecret = errors.New("webhook: invalid signing secret")
+)
+
+// NewSigningSecret returns a fresh signing secret: "whsec_" and the base64
+// of 32 random bytes.
+func NewSigningSecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("webhook: generating a signing secret: %w", err)
+	}
+	return SigningSecretPrefix + base64.StdEncoding.EncodeToString(b[:]), nil
+}
+
+// signingKey decodes a secret ("whsec_" prefix optional, as receivers
+// commonly store it without) into its key bytes.
+func signingKey(secret string) ([]byte, error) {
+	raw := strings.TrimPrefix(secret, SigningSecretPrefix)
+	key, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not base64 after %q", ErrInvalidSigningSecret, SigningSecretPrefix)
+	}
+	if len(key) < 24 || len(key) > 64 {
+		return nil, fmt.Errorf("%w: %d bytes, want 24 to 64", ErrInvalidSigningSecret, len(key))
+	}
+	return key, nil
+}
+
+// Sign returns the Standard Webhooks signature "v1,<base64>" of body sent as
+// message msgID at timestamp, under secret.
+func Sign(secret, msgID string, timestamp time.Time, body []byte) (string, error) {
+	key, err := signingKey(secret)
+	if err != nil {
+		return "", err
+	}
+	return "v1," + base64.StdEncoding.EncodeToString(signRaw(key, msgID, timestamp.Unix(), body)), nil
+}
+
+func signRaw(key []byte, msgID string, ts int64, body []byte) []byte {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(msgID))
+	mac.Write([]byte{'.'})
+	mac.Write([]byte(strconv.FormatInt(ts, 10)))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	return mac.Sum(nil)
+}
+
+// Verifier checks the signatures of incoming webhook requests: the
+// receiver's side, in one line with VerifyMiddleware. Its zero value
+// verifies nothing (no secret); set Secrets. It is safe for concurrent use.
+type Verifier struct {
+	// Secrets are the accepted signing secrets ("whsec_…"); a request
+	// passes when one of its signatures matches one of them, so a receiver
+	// lists both secrets during a rotation.
+	Secrets []string
+	// Tolerance is how far webhook-timestamp may be from Now. Defaults to
+	// DefaultTolerance.
+	Tolerance time.Duration
+	// Now returns the current time. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Verify checks the signature headers h of a request whose body is body. It
+// returns ErrMissingHeaders, ErrTimestampOutOfRange, ErrSignatureMismatch or
+// ErrInvalidSigningSecret (a configured secret is malformed), wrapped.
+// Signatures are compared in constant time.
+func (v *Verifier) Verify(h http.Header, body []byte) error {
+	id, tsText, sigs := h.Get(HeaderWebhookID), h.Get(HeaderWebhookTimestamp), h.Get(HeaderWebhookSignature)
+	if id == "" || tsText == "" || sigs == "" {
+		return fmt.Errorf("%w: need %s, %s and %s", ErrMissingHeaders, HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature)
+	}
+	ts, err := strconv.ParseInt(strings.TrimSpace(tsText), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not Unix seconds", ErrTimestampOutOfRange, HeaderWebhookTimestamp)
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	tolerance := v.Tolerance
+	if tolerance <= 0 {
+		tolerance = DefaultTolerance
+	}
+	skew := now().Unix() - ts
+	if skew > int64(tolerance/time.Second) || -skew > int64(tolerance/time.Second) {
+		return fmt.Errorf("%w: %ds from now, tolerance %s", ErrTimestampOutOfRange, skew, tolerance)
+	}
+	if len(v.Secrets) == 0 {
+		return fmt.Errorf("%w: the verifier has no secret", ErrSignatureMismatch)
+	}
+	keys := make([][]byte, 0, len(v.Secrets))
+	for _, s := range v.Secrets {
+		key, err := signingKey(s)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, key)
+	}
+	matched := 0
+	for _, sig := range strings.Fields(sigs) {
+		version, value, ok := strings.Cut(sig, ",")
+		if !ok || version != "v1" {
+			continue
+		}
+		got, err := base64.StdEncoding.DecodeString(value)
+		if err != nil || len(got) != sha256.Size {
+			continue
+		}
+		for _, key := range keys {
+			matched |= subtle.ConstantTimeCompare(got, signRaw(key, id, ts, body))
+		}
+	}
+	if matched != 1 {
+		return ErrSignatureMismatch
+	}
+	return nil
+}
+
+// MaxVerifiedBodyBytes bounds the body VerifyMiddleware reads.
+const MaxVerifiedBodyBytes = 10 << 20
+
+// VerifyMiddleware returns middleware that lets through only requests whose
+// signature v verifies, with their body intact for the next handler; others
+// get 401 Unauthorized (400 for a body over MaxVerifiedBodyBytes).
+func VerifyMiddleware(v *Verifier) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, err := io.ReadAll(io.LimitReader(r.Body, MaxVerifiedBodyBytes+1))
+			if err != nil || len(body) > MaxVerifiedBodyBytes {
+				http.Error(w, "request body unreadable or too large", http.StatusBadRequest)
+				return
+			}
+			if err := v.Verify(r.Header, body); err != nil {
+				http.Error(w, "invalid webhook signature", http.StatusUnauthorized)
+				return
+			}
+			r.Body = io.NopCloser(strings.NewReader(string(body)))
+			r.ContentLength = int64(len(body))
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// RotateSigningSecret makes a fresh signing secret the current one of the
+// webhook code in the scope, and keeps its previous secrets signing for
+// grace (each request carries one signature per secret, so receivers can
+// switch secrets at their own pace); after grace they are dropped. It
+// returns the new secret, to be handed to the receiver. A grace of zero
+// drops the old secrets at once.
+func (c *Client) RotateSigningSecret(ctx context.Context, scopeType, scopeCode, code string, grace time.Duration) (string, error) {
+	if grace < 0 {
+		return "", fmt.Errorf("%w: grace is negative", ErrInvalidArgument)
+	}
+	secret, err := NewSigningSecret()
+	if err != nil {
+		return "", err
+	}
+	enc, err := c.vault.encrypt(secret)
+	if err != nil {
+		return "", err
+	}
+	err = c.transaction(ctx, func(tx *gorm.DB) error {
+		if err := lockForWrite(tx, "scope "+scopeType+"/"+scopeCode); err != nil {
+			return err
+		}
+		var row webhookRow
+		err := tx.Where("scope_type = ? AND scope_code = ? AND code = ?", scopeType, scopeCode, code).Take(&row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("%w: scope %s/%s has no webhook %q", ErrInvalidArgument, scopeType, scopeCode, code)
+		}
+		if err != nil {
+			return fmt.Errorf("webhook: loading webhook %q: %w", code, err)
+		}
+		se, err := parseStoredExtra(row.ExtraInfo)
+		if err != nil {
+			return fmt.Errorf("%w: webhook %q: %v", ErrInvalidWebhook, code, err)
+		}
+		now := c.now().UTC()
+		retire := now.Add(grace)
+		kept := []storedSecret{{Secret: enc}}
+		for _, old := range se.SigningSecrets {
+			if old.ExpiresAt != nil && !old.ExpiresAt.After(now) {
+				continue
+			}
+			if grace == 0 {
+				continue
+			}
+			if old.ExpiresAt == nil || old.ExpiresAt.After(retire) {
+				old.ExpiresAt = &retire
+			}
+			kept = append(kept, old)
+		}
+		se.SigningSecrets = kept
+		extra, err := marshalJSON(se)
+		if err != nil {
+			return err
+		}
+		return tx.Model(&webhookRow{}).Where("id = ?", row.ID).Update("extra_info", jsonText(extra)).Error
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
