@@ -346,6 +346,10 @@ func (c *Client) prepare(t *target, eventCode string, eventJSON []byte, delivery
 	if err != nil {
 		return nil, err
 	}
+	if len(out.body) > c.cfg.MaxPayloadBytes {
+		return nil, fmt.Errorf("%w: the body for %q is %d bytes, more than MaxPayloadBytes (%d): send less extra info or raise the limit",
+			ErrPayloadTooLarge, t.row.Code, len(out.body), c.cfg.MaxPayloadBytes)
+	}
 	p := &prepared{t: t, eventCode: eventCode, deliveryID: deliveryID, out: out, scrub: newScrubber(out.secrets)}
 	p.client, p.timeout = c.transport(wh)
 	p.shown = redactedHeader(out.header, wh)
@@ -514,7 +518,8 @@ func retryable(ar *AttemptResult) bool {
 	if ar.StatusCode == http.StatusGone {
 		return false
 	}
-	return !errors.Is(ar.Err, ErrInvalidWebhook) && !errors.Is(ar.Err, ErrDecrypt)
+	return !errors.Is(ar.Err, ErrInvalidWebhook) && !errors.Is(ar.Err, ErrDecrypt) &&
+		!errors.Is(ar.Err, ErrForbiddenAddress) && !errors.Is(ar.Err, ErrPayloadTooLarge)
 }
 
 // retryAfter parses a Retry-After header (seconds or an HTTP date).

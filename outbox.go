@@ -121,6 +121,9 @@ func (c *Client) enqueue(ctx context.Context, db *gorm.DB, eventCode string, sco
 	if err != nil {
 		return nil, err
 	}
+	if len(eventJSON) > c.cfg.MaxPayloadBytes {
+		return nil, fmt.Errorf("%w: the event is %d bytes, more than MaxPayloadBytes (%d); nothing was enqueued", ErrPayloadTooLarge, len(eventJSON), c.cfg.MaxPayloadBytes)
+	}
 	if len(targets) == 0 {
 		return []string{}, nil
 	}

@@ -30,9 +30,11 @@ const MaxRetryAfter = 24 * time.Hour
 
 // DefaultRetryPolicy is the RetryPolicy of the durable path.
 //
-//   - 410 Gone, a configuration that cannot be sent (ErrInvalidWebhook) and a
-//     credential that does not decrypt (ErrDecrypt) are not retried: the
-//     delivery fails at once and waits for Redeliver.
+//   - 410 Gone, a configuration that cannot be sent (ErrInvalidWebhook), a
+//     credential that does not decrypt (ErrDecrypt), an address the SSRF
+//     guard refuses (ErrForbiddenAddress) and an oversized body
+//     (ErrPayloadTooLarge) are not retried: the delivery fails at once and
+//     waits for Redeliver.
 //   - A webhook whose RetryTimes is set (above zero, as the Python package's
 //     retry_times) gets that many retries, the first after RetryInterval
 //     (2 s when zero), doubling each time, with jitter.
@@ -40,7 +42,8 @@ const MaxRetryAfter = 24 * time.Hour
 //   - A Retry-After header longer than the computed delay wins, up to
 //     MaxRetryAfter.
 func DefaultRetryPolicy(attempt int, wh *WebhookConfig, r *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
-	if r.StatusCode == http.StatusGone || errors.Is(r.Err, ErrInvalidWebhook) || errors.Is(r.Err, ErrDecrypt) {
+	if r.StatusCode == http.StatusGone || errors.Is(r.Err, ErrInvalidWebhook) || errors.Is(r.Err, ErrDecrypt) ||
+		errors.Is(r.Err, ErrForbiddenAddress) || errors.Is(r.Err, ErrPayloadTooLarge) {
 		return false, 0
 	}
 	var delay time.Duration

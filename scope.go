@@ -75,6 +75,13 @@ func (c *Client) ApplyScopeWebhooks(ctx context.Context, scopeType, scopeCode st
 		w.Method = w.method()
 		items[i] = w
 	}
+	if c.cfg.CheckEndpointsOnApply {
+		for i, w := range items {
+			if err := c.CheckEndpoint(ctx, w.Endpoint); err != nil {
+				return fmt.Errorf("%w: webhooks[%d] (code %q): %v", ErrInvalidWebhook, i, w.Code, err)
+			}
+		}
+	}
 	return c.transaction(ctx, func(tx *gorm.DB) error {
 		if err := lockForWrite(tx, "scope "+scopeType+"/"+scopeCode); err != nil {
 			return err

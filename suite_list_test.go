@@ -64,4 +64,6 @@ var suite = []suiteTest{
 	{"WorkersPruneWithRetainHistory", testWorkersPruneWithRetainHistory},
 	{"SignedDeliveriesVerifyAtTheReceiver", testSignedDeliveriesVerifyAtTheReceiver},
 	{"RotateSigningSecret", testRotateSigningSecret},
+	{"SSRFGuardAtDialTime", testSSRFGuardAtDialTime},
+	{"DenyPrivateNetworks", testDenyPrivateNetworks},
 }

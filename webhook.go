@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -133,7 +134,38 @@ type Config struct {
 	// RetainHistory makes the workers delete, every hour, history rows and
 	// finished deliveries older than it. Zero keeps everything.
 	RetainHistory time.Duration
+
+	// DenyPrivateNetworks makes the SSRF guard also refuse loopback,
+	// private (RFC 1918), carrier-grade NAT and unique local IPv6
+	// addresses, and their IPv4-mapped, 6to4, NAT64 and Teredo forms.
+	// Link-local, cloud metadata, unspecified, multicast and broadcast
+	// addresses are always refused. Turn it on when users type endpoints.
+	DenyPrivateNetworks bool
+
+	// AllowNetworks are CIDRs (or single addresses) the SSRF guard lets
+	// through even when they fall in a refused range.
+	AllowNetworks []string
+
+	// Resolver resolves endpoint hosts for the SSRF guard. Defaults to
+	// net.DefaultResolver.
+	Resolver Resolver
+
+	// CheckEndpointsOnApply makes ApplyScopeWebhooks resolve every endpoint
+	// and refuse, with ErrInvalidWebhook, one the SSRF guard would refuse.
+	// Deliveries are checked at dial time either way.
+	CheckEndpointsOnApply bool
+
+	// MaxPayloadBytes bounds a request body; a larger one fails its
+	// delivery with ErrPayloadTooLarge (Enqueue refuses it up front).
+	// Defaults to DefaultMaxPayloadBytes.
+	MaxPayloadBytes int
 }
+
+// DefaultMaxPayloadBytes is the default Config.MaxPayloadBytes.
+const DefaultMaxPayloadBytes = 1 << 20
+
+// ErrPayloadTooLarge means a request body exceeds Config.MaxPayloadBytes.
+var ErrPayloadTooLarge = errors.New("webhook: payload too large")
 
 // Defaults of the durable path.
 const (
@@ -162,6 +194,9 @@ type Client struct {
 	maxConcurrency int
 	history        historyCommitter
 	ph             placeholders
+
+	policy   *addressPolicy
+	resolver Resolver
 
 	wake     chan struct{} // wakes the workers when this process enqueues
 	workerMu sync.Mutex
@@ -195,10 +230,15 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("%w: MaxResponseBodyBytes is negative (%d)", ErrInvalidConfig, cfg.MaxResponseBodyBytes)
 	case cfg.MaxRetryDelay < 0:
 		return nil, fmt.Errorf("%w: MaxRetryDelay is negative (%s)", ErrInvalidConfig, cfg.MaxRetryDelay)
+	case cfg.MaxPayloadBytes < 0:
+		return nil, fmt.Errorf("%w: MaxPayloadBytes is negative (%d)", ErrInvalidConfig, cfg.MaxPayloadBytes)
 	case cfg.Workers < 0 || cfg.ClaimBatch < 0 || cfg.DisableAfterFailures < 0:
 		return nil, fmt.Errorf("%w: Workers, ClaimBatch and DisableAfterFailures must not be negative", ErrInvalidConfig)
 	case cfg.PollInterval < 0 || cfg.LeaseDuration < 0 || cfg.DisableAfterFailingFor < 0 || cfg.RetainHistory < 0:
 		return nil, fmt.Errorf("%w: PollInterval, LeaseDuration, DisableAfterFailingFor and RetainHistory must not be negative", ErrInvalidConfig)
+	}
+	if cfg.MaxPayloadBytes == 0 {
+		cfg.MaxPayloadBytes = DefaultMaxPayloadBytes
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = DefaultWorkers
@@ -255,18 +295,30 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.vault = v
-	c.http, c.insecureHTTP = httpClients(cfg.HTTPClient)
+	if c.policy, err = newAddressPolicy(cfg.DenyPrivateNetworks, cfg.AllowNetworks); err != nil {
+		return nil, err
+	}
+	c.resolver = cfg.Resolver
+	if c.resolver == nil {
+		c.resolver = net.DefaultResolver
+	}
+	if c.http, c.insecureHTTP, err = c.httpClients(cfg.HTTPClient); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
 // httpClients returns the client used for deliveries and its twin that skips
-// TLS verification, both refusing to follow redirects.
-func httpClients(base *http.Client) (secure, insecure *http.Client) {
+// TLS verification, both refusing to follow redirects and dialling through
+// the SSRF guard.
+func (c *Client) httpClients(base *http.Client) (secure, insecure *http.Client, err error) {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	if base == nil {
-		t := &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	var t *http.Transport
+	switch {
+	case base == nil:
+		// No proxy by default: through a proxy the guard would check the
+		// proxy's address, not the endpoint's.
+		t = &http.Transport{
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          256,
 			MaxIdleConnsPerHost:   64,
@@ -274,24 +326,32 @@ func httpClients(base *http.Client) (secure, insecure *http.Client) {
 			TLSHandshakeTimeout:   10 * time.Second,
 			ExpectContinueTimeout: time.Second,
 		}
-		base = &http.Client{Transport: t}
+		base = &http.Client{}
+	case base.Transport == nil:
+		t = http.DefaultTransport.(*http.Transport).Clone()
+	default:
+		bt, ok := base.Transport.(*http.Transport)
+		if !ok {
+			return nil, nil, fmt.Errorf("%w: HTTPClient.Transport is a %T: it must be an *http.Transport (or nil) so that the SSRF guard can check every connection", ErrInvalidConfig, base.Transport)
+		}
+		t = bt.Clone()
 	}
+	dial := t.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	t.DialContext = (&guardedDialer{policy: c.policy, resolver: c.resolver, dial: dial}).DialContext
 	s := *base
+	s.Transport = t
 	s.CheckRedirect = noRedirect
 	in := s
-	if t, ok := s.Transport.(*http.Transport); ok {
-		t2 := t.Clone()
-		if t2.TLSClientConfig == nil {
-			t2.TLSClientConfig = &tls.Config{}
-		}
-		t2.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for webhooks saved with verify: false
-		in.Transport = t2
-	} else if s.Transport == nil {
-		t2 := http.DefaultTransport.(*http.Transport).Clone()
-		t2.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // only for webhooks saved with verify: false
-		in.Transport = t2
+	t2 := t.Clone()
+	if t2.TLSClientConfig == nil {
+		t2.TLSClientConfig = &tls.Config{}
 	}
-	return &s, &in
+	t2.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for webhooks saved with verify: false
+	in.Transport = t2
+	return &s, &in, nil
 }
 
 // DB returns the *gorm.DB the client was built with.
