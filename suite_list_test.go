@@ -66,4 +66,5 @@ var suite = []suiteTest{
 	{"RotateSigningSecret", testRotateSigningSecret},
 	{"SSRFGuardAtDialTime", testSSRFGuardAtDialTime},
 	{"DenyPrivateNetworks", testDenyPrivateNetworks},
+	{"ReencryptCredentials", testReencryptCredentials},
 }
