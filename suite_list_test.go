@@ -67,4 +67,6 @@ var suite = []suiteTest{
 	{"SSRFGuardAtDialTime", testSSRFGuardAtDialTime},
 	{"DenyPrivateNetworks", testDenyPrivateNetworks},
 	{"ReencryptCredentials", testReencryptCredentials},
+	{"NoSecretLeavesTheVault", testNoSecretLeavesTheVault},
+	{"MaxPayloadBytes", testMaxPayloadBytes},
 }
