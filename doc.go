@@ -85,4 +85,10 @@
 // them for a Python service sharing the database. History, hooks, log lines
 // and errors show credentials redacted. TLS certificates are verified unless
 // a webhook says verify: false.
+//
+// Webhooks with SigningSecrets send Standard Webhooks signatures
+// (webhook-id, webhook-timestamp, webhook-signature); receivers check them
+// with [Verifier] or [VerifyMiddleware]. Every connection passes an SSRF
+// guard at dial time: link-local and cloud metadata addresses are always
+// refused, private networks with Config.DenyPrivateNetworks.
 package webhook
