@@ -156,7 +156,8 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 		if !ok || version != "v1" {
 			continue
 		}
-		got, err := base64.StdEncoding.DecodeString(value)
+		// Strict: one signature has one encoding (no stray padding bits).
+		got, err := base64.StdEncoding.Strict().DecodeString(value)
 		if err != nil || len(got) != sha256.Size {
 			continue
 		}
