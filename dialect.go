@@ -151,3 +151,16 @@ func supportsReturning(db *gorm.DB) bool {
 	}
 	return false
 }
+
+// hourBucket is the SQL expression of the hour a history row's created_at
+// falls in, as text "YYYY-MM-DD HH" in UTC.
+func hourBucket(db *gorm.DB) string {
+	switch db.Dialector.Name() {
+	case dialectPostgres:
+		return "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
+	case "mysql":
+		return "DATE_FORMAT(created_at, '%Y-%m-%d %H')"
+	default:
+		return "strftime('%Y-%m-%d %H', created_at)"
+	}
+}

@@ -69,4 +69,5 @@ var suite = []suiteTest{
 	{"ReencryptCredentials", testReencryptCredentials},
 	{"NoSecretLeavesTheVault", testNoSecretLeavesTheVault},
 	{"MaxPayloadBytes", testMaxPayloadBytes},
+	{"OperatorAPI", testOperatorAPI},
 }

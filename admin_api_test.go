@@ -1,0 +1,85 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testOperatorAPI(t *testing.T, tdb *testDB) {
+	clock := newFakeClock()
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		if r.URL.Path == "/basic" {
+			w.WriteHeader(500)
+		}
+	})
+	c := newTestClient(t, tdb, Config{Now: clock.Now})
+	setupScope(t, c, rc)
+	ctx := testCtx(t)
+	infos, err := c.Webhooks(ctx, WebhookQuery{ScopeType: "biz", ScopeCode: "biz1"})
+	if err != nil || len(infos) != 4 {
+		t.Fatalf("Webhooks: %d, %v", len(infos), err)
+	}
+	byCode := map[string]WebhookInfo{}
+	for _, w := range infos {
+		byCode[w.Code] = w
+	}
+	if b := byCode["wh_basic"]; b.AuthType != "basic" || !b.HasPassword || b.HasToken || len(b.HeaderKeys) != 1 || b.HeaderKeys[0] != "X-Team" || !b.Enabled {
+		t.Errorf("wh_basic = %+v", b)
+	}
+	if b := byCode["wh_bearer"]; b.AuthType != "bearer" || !b.HasToken {
+		t.Errorf("wh_bearer = %+v", b)
+	}
+	if byCode["wh_off"].Enabled {
+		t.Error("wh_off shows enabled")
+	}
+	js, _ := json.Marshal(infos)
+	for _, secret := range []string{"tok-shared-123", "s3cr3t-pw", "payments"} {
+		if strings.Contains(string(js), secret) {
+			t.Errorf("Webhooks exposes %q", secret)
+		}
+	}
+	// Toggle.
+	if err := c.SetWebhookEnabled(ctx, "biz", "biz1", "wh_off", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetWebhookEnabled(ctx, "biz", "biz1", "nope", true); !errors.Is(err, ErrWebhookNotFound) {
+		t.Errorf("unknown webhook: %v", err)
+	}
+	// Stats and hourly counts.
+	for i := 0; i < 3; i++ {
+		if _, err := c.Broadcast(ctx, "template_update", []Scope{{"biz", "biz1"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Hour)
+	}
+	stats, err := c.WebhookStats(ctx, clock.Now().Add(-24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]WebhookStats{}
+	for _, s := range stats {
+		got[s.WebhookCode] = s
+	}
+	if s := got["wh_basic"]; s.Attempts != 3 || s.Failures != 3 || s.LastSuccess || s.LastStatusCode != 500 || s.FailureRate() != 1 {
+		t.Errorf("wh_basic stats = %+v", s)
+	}
+	if s := got["wh_off"]; s.Attempts != 3 || s.Failures != 0 || !s.LastSuccess { // enabled again above
+		t.Errorf("wh_off stats = %+v", s)
+	}
+	hours, err := c.HourlyHistory(ctx, clock.Now().Add(-5*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, failures := 0, 0
+	for _, h := range hours {
+		total += h.Attempts
+		failures += h.Failures
+	}
+	if len(hours) != 6 || total != 9 || failures != 3 {
+		t.Errorf("hourly: %d buckets, %d attempts, %d failures; want 6, 9, 3: %+v", len(hours), total, failures, hours)
+	}
+}
