@@ -237,35 +237,17 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	case cfg.PollInterval < 0 || cfg.LeaseDuration < 0 || cfg.DisableAfterFailingFor < 0 || cfg.RetainHistory < 0:
 		return nil, fmt.Errorf("%w: PollInterval, LeaseDuration, DisableAfterFailingFor and RetainHistory must not be negative", ErrInvalidConfig)
 	}
-	if cfg.MaxPayloadBytes == 0 {
-		cfg.MaxPayloadBytes = DefaultMaxPayloadBytes
-	}
-	if cfg.Workers == 0 {
-		cfg.Workers = DefaultWorkers
-	}
-	if cfg.ClaimBatch == 0 {
-		cfg.ClaimBatch = DefaultClaimBatch
-	}
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = DefaultPollInterval
-	}
-	if cfg.LeaseDuration == 0 {
-		cfg.LeaseDuration = DefaultLeaseDuration
-	}
+	orDefault(&cfg.MaxPayloadBytes, DefaultMaxPayloadBytes)
+	orDefault(&cfg.Workers, DefaultWorkers)
+	orDefault(&cfg.ClaimBatch, DefaultClaimBatch)
+	orDefault(&cfg.PollInterval, DefaultPollInterval)
+	orDefault(&cfg.LeaseDuration, DefaultLeaseDuration)
+	orDefault(&cfg.Timeout, DefaultTimeout)
+	orDefault(&cfg.MaxConcurrency, DefaultMaxConcurrency)
+	orDefault(&cfg.MaxResponseBodyBytes, DefaultMaxResponseBodyBytes)
+	orDefault(&cfg.MaxRetryDelay, DefaultMaxRetryDelay)
 	if cfg.RetryPolicy == nil {
 		cfg.RetryPolicy = DefaultRetryPolicy
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.MaxConcurrency == 0 {
-		cfg.MaxConcurrency = DefaultMaxConcurrency
-	}
-	if cfg.MaxResponseBodyBytes == 0 {
-		cfg.MaxResponseBodyBytes = DefaultMaxResponseBodyBytes
-	}
-	if cfg.MaxRetryDelay == 0 {
-		cfg.MaxRetryDelay = DefaultMaxRetryDelay
 	}
 	if cfg.LeaseDuration <= cfg.Timeout {
 		return nil, fmt.Errorf("%w: LeaseDuration (%s) must exceed Timeout (%s), or a slow request could be sent twice", ErrInvalidConfig, cfg.LeaseDuration, cfg.Timeout)
@@ -306,6 +288,14 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// orDefault sets *v to def when it is the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // httpClients returns the client used for deliveries and its twin that skips
