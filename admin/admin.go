@@ -1,0 +1,314 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/scopehook/webhook"
+)
+
+// ErrNoAccessControl means NewHandler was given no way to restrict access:
+// none of Options.Authorize, Options.BasicAuthUser with
+// Options.BasicAuthPassword, or Options.Insecure is set.
+var ErrNoAccessControl = errors.New("admin: no access control: set Options.Authorize, Options.BasicAuthUser and Options.BasicAuthPassword, or Options.Insecure")
+
+// Defaults and limits of Options.
+const (
+	// DefaultTitle is the header title when Options.Title is empty.
+	DefaultTitle = "Webhooks"
+	// DefaultPageSize is the deliveries page size when Options.PageSize is
+	// zero.
+	DefaultPageSize = 50
+	// MaxPageSize is the largest Options.PageSize; larger values are
+	// lowered to it.
+	MaxPageSize = 500
+)
+
+// CSRFCookieName is the name of the per-browser cookie the CSRF tokens of the
+// admin's forms are bound to.
+const CSRFCookieName = "webhook_admin_csrf"
+
+// csrfField is the name of the hidden form field carrying the CSRF token.
+const csrfField = "csrf_token"
+
+// ContentSecurityPolicy is the Content-Security-Policy of every response.
+const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// maxFormBytes bounds the body of a POST.
+const maxFormBytes = 64 << 10
+
+// maxFieldLen bounds a search field.
+const maxFieldLen = 255
+
+// Options configures the admin handler. At least one of Authorize,
+// BasicAuthUser with BasicAuthPassword, or Insecure must be set.
+type Options struct {
+	// Authorize decides whether a request may use the admin (e.g. check a
+	// session). A request it refuses gets 403 Forbidden.
+	Authorize func(r *http.Request) bool
+	// BasicAuthUser and BasicAuthPassword enable HTTP basic auth (compared
+	// in constant time). Both must be set; a request without them or with
+	// wrong ones gets 401 Unauthorized. When Authorize is also set, both
+	// checks apply.
+	BasicAuthUser, BasicAuthPassword string
+	// Insecure allows a handler with no access control at all (local
+	// development, tests).
+	Insecure bool
+	// Prefix is the path the handler is mounted under, e.g. "/admin" (links
+	// are built with it); default "". The caller strips it before the
+	// handler: mux.Handle("/admin/", http.StripPrefix("/admin", h)).
+	Prefix string
+	// Title shown in the header; default "Webhooks".
+	Title string
+	// PageSize of the deliveries list; default 50, at most 500.
+	PageSize int
+	// Now returns the current time (for the overview chart); default
+	// time.Now.
+	Now func() time.Time
+	// Logger receives the errors the pages show only as a generic message;
+	// default discards them.
+	Logger *slog.Logger
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+type handler struct {
+	client   *webhook.Client
+	opts     Options
+	prefix   string
+	title    string
+	pageSize int
+	now      func() time.Time
+	log      *slog.Logger
+	basic    bool
+	userHash [32]byte
+	passHash [32]byte
+	csrfKey  []byte
+	mux      *http.ServeMux
+	pages    map[string]*template.Template
+	css      []byte
+}
+
+// NewHandler returns the admin UI of client as an http.Handler. It returns an
+// error wrapping webhook.ErrInvalidConfig when client is nil or opts is
+// unusable, and also ErrNoAccessControl when opts sets no access control.
+func NewHandler(client *webhook.Client, opts Options) (http.Handler, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: admin: client is nil", webhook.ErrInvalidConfig)
+	}
+	if (opts.BasicAuthUser == "") != (opts.BasicAuthPassword == "") {
+		return nil, fmt.Errorf("%w: admin: set both BasicAuthUser and BasicAuthPassword, or neither", webhook.ErrInvalidConfig)
+	}
+	h := &handler{client: client, opts: opts, basic: opts.BasicAuthUser != "" && opts.BasicAuthPassword != ""}
+	if opts.Authorize == nil && !h.basic && !opts.Insecure {
+		return nil, fmt.Errorf("%w: %w", webhook.ErrInvalidConfig, ErrNoAccessControl)
+	}
+	prefix, err := cleanPrefix(opts.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	h.prefix = prefix
+	h.title = opts.Title
+	if h.title == "" {
+		h.title = DefaultTitle
+	}
+	switch {
+	case opts.PageSize < 0:
+		return nil, fmt.Errorf("%w: admin: PageSize is negative", webhook.ErrInvalidConfig)
+	case opts.PageSize == 0:
+		h.pageSize = DefaultPageSize
+	default:
+		h.pageSize = min(opts.PageSize, MaxPageSize)
+	}
+	h.now = opts.Now
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.log = opts.Logger
+	if h.log == nil {
+		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if h.basic {
+		h.userHash = sha256.Sum256([]byte(opts.BasicAuthUser))
+		h.passHash = sha256.Sum256([]byte(opts.BasicAuthPassword))
+	}
+	h.csrfKey = make([]byte, 32)
+	if _, err := rand.Read(h.csrfKey); err != nil {
+		return nil, fmt.Errorf("admin: generating the CSRF key: %w", err)
+	}
+	if h.pages, err = parseTemplates(h.funcs()); err != nil {
+		return nil, err
+	}
+	if h.css, err = fs.ReadFile(staticFS, "static/admin.css"); err != nil {
+		return nil, fmt.Errorf("admin: reading the stylesheet: %w", err)
+	}
+	h.routes()
+	return h, nil
+}
+
+// cleanPrefix validates a mount prefix: "" or an absolute path such as
+// "/admin", without a trailing slash.
+func cleanPrefix(p string) (string, error) {
+	p = strings.TrimRight(p, "/")
+	if p == "" {
+		return "", nil
+	}
+	bad := !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//")
+	for _, r := range p {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`"'<>\?#`+"`", r) {
+			bad = true
+		}
+	}
+	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" {
+		bad = true
+	}
+	if bad {
+		return "", fmt.Errorf("%w: admin: Prefix %q is not an absolute URL path such as \"/admin\"", webhook.ErrInvalidConfig, p)
+	}
+	return p, nil
+}
+
+func (h *handler) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", h.overview)
+	m.HandleFunc("GET /deliveries", h.deliveries)
+	m.HandleFunc("POST /deliveries/redeliver-failed", h.redeliverFailed)
+	m.HandleFunc("GET /deliveries/{id}", h.delivery)
+	m.HandleFunc("POST /deliveries/{id}/redeliver", h.redeliver)
+	m.HandleFunc("GET /outbox", h.outbox)
+	m.HandleFunc("GET /webhooks", h.webhooks)
+	m.HandleFunc("POST /webhooks/toggle", h.toggleWebhook)
+	m.HandleFunc("GET /events", h.events)
+	m.HandleFunc("GET /subscriptions", h.subscriptions)
+	m.HandleFunc("GET /scopes", h.scopes)
+	m.HandleFunc("GET /static/admin.css", h.stylesheet)
+	m.HandleFunc("/", h.notFound)
+	h.mux = m
+}
+
+// ServeHTTP sets the security headers, checks access and, for a POST, the
+// CSRF token, then serves the page.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			ref := newRef()
+			h.log.Error("admin: panic serving a request", "ref", ref, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			http.Error(w, "Internal error (reference "+ref+"); it was logged.", http.StatusInternalServerError)
+		}
+	}()
+
+	if !h.authenticate(w, r) {
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+	default:
+		hdr.Set("Allow", "GET, HEAD, POST")
+		h.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page answers GET and POST only.")
+		return
+	}
+	token := h.ensureCSRFCookie(w, r)
+	r = r.WithContext(context.WithValue(r.Context(), csrfCtxKey{}, token))
+	if r.Method == http.MethodPost {
+		if problem := h.checkCSRF(r, token); problem != "" {
+			h.errorPage(w, r, http.StatusForbidden, "Request refused (CSRF check failed)", problem)
+			return
+		}
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// authenticate applies basic auth and Authorize; it writes the refusal and
+// returns false when the request may not proceed.
+func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) bool {
+	if h.basic {
+		user, pass, ok := r.BasicAuth()
+		uh, ph := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
+		userOK := subtle.ConstantTimeCompare(uh[:], h.userHash[:])
+		passOK := subtle.ConstantTimeCompare(ph[:], h.passHash[:])
+		if !ok || userOK&passOK != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="webhook admin", charset="UTF-8"`)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, "401 Unauthorized: this admin needs a user name and password.\n")
+			return false
+		}
+	}
+	if h.opts.Authorize != nil && !h.opts.Authorize(r) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, "403 Forbidden: you are not allowed to use this admin.\n")
+		return false
+	}
+	return true
+}
+
+func (h *handler) stylesheet(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	http.ServeContent(w, r, "admin.css", time.Time{}, bytes.NewReader(h.css))
+}
+
+func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
+	// A known path asked with the wrong method is a 405, not a 404.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		probe := r.Clone(r.Context())
+		probe.Method = http.MethodGet
+		if _, pattern := h.mux.Handler(probe); pattern != "/" && pattern != "" {
+			w.Header().Set("Allow", "GET, HEAD")
+			h.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page is read-only: use GET.")
+			return
+		}
+	}
+	h.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no admin page at this address.")
+}
+
+// newRef returns a short random reference that ties an error shown to the
+// operator to its log line.
+func newRef() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// fail shows a generic error page and logs err.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	ref := newRef()
+	h.log.Error("admin: "+what, "ref", ref, "method", r.Method, "path", r.URL.Path, "err", err)
+	h.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
+		"The admin could not "+what+". The error was logged with reference "+ref+".")
+}
+
+func (h *handler) badRequest(w http.ResponseWriter, r *http.Request, msg string) {
+	h.errorPage(w, r, http.StatusBadRequest, "Bad request", msg)
+}

@@ -1,0 +1,65 @@
+// Package admin is the operator web UI of github.com/scopehook/webhook: an
+// http.Handler that shows the delivery history, lets an operator search it,
+// inspect every attempt of a delivery and redeliver it, and lists the
+// webhooks (enabling or disabling them), events, subscriptions and scopes.
+//
+// It is plain net/http and html/template with an embedded stylesheet: no
+// JavaScript, no CDN, charts drawn server-side as inline SVG. Pages are
+// readable on a phone.
+//
+// # Mounting
+//
+// The handler serves paths from "/". Mount it under a prefix by stripping the
+// prefix and telling the handler about it, so that its links include it:
+//
+//	h, err := admin.NewHandler(client, admin.Options{
+//		Prefix:            "/admin",
+//		BasicAuthUser:     "ops",
+//		BasicAuthPassword: os.Getenv("ADMIN_PASSWORD"),
+//	})
+//	if err != nil { ... }
+//	mux.Handle("/admin/", http.StripPrefix("/admin", h))
+//
+// # Pages
+//
+//   - / (overview): attempts per hour over the last 24 hours (successes and
+//     failures stacked) and the failure rate of each webhook, as charts and
+//     tables.
+//   - /deliveries: the history, newest first, searchable by delivery id,
+//     webhook, event, scope ("type:code"), success, status code and time
+//     range, paginated by keyset ("Older" carries before=<last id>); and a
+//     form that redelivers the failed deliveries of the outbox matching the
+//     filter.
+//   - /deliveries/{id}: every attempt of a delivery (request and response,
+//     credentials redacted by the library), its outbox state, and a
+//     Redeliver button.
+//   - /outbox: the durable deliveries and their status.
+//   - /webhooks: webhooks by scope, with their subscriptions, whether their
+//     credentials are set (never their values), their last delivery and
+//     failure rate, and an enable/disable button.
+//   - /events, /subscriptions, /scopes.
+//
+// # Security
+//
+// NewHandler refuses to build a handler without access control: set
+// Options.Authorize (for instance a session check; refusals get 403),
+// Options.BasicAuthUser and Options.BasicAuthPassword (refusals get 401), or
+// Options.Insecure for local development.
+//
+// Every response carries a strict Content-Security-Policy
+// (ContentSecurityPolicy), X-Content-Type-Options: nosniff, Referrer-Policy:
+// no-referrer, X-Frame-Options: DENY and Cache-Control: no-store. All output
+// goes through html/template's escaping.
+//
+// GET requests never change anything. The actions (redeliver, redeliver
+// failed, enable/disable) are POST forms carrying a CSRF token: the HMAC,
+// under a random key drawn when the handler is built, of a random per-browser
+// cookie (CSRFCookieName; HttpOnly, SameSite=Strict, Secure over TLS). A POST
+// whose token does not match its cookie is refused with 403. The key lives
+// in the handler, so a form must be posted to the process that rendered it:
+// after a restart, or behind a load balancer without sticky sessions, a POST
+// may be refused; reloading the page fixes it.
+//
+// Redeliveries are sent by the library's workers: run Client.Start in some
+// process of the service, or they stay pending.
+package admin
