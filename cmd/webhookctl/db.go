@@ -18,8 +18,9 @@ import (
 
 // Environment variables read by webhookctl.
 const (
-	envDB     = "WEBHOOK_DB"
-	envSecret = "WEBHOOK_PRIVATE_SECRET"
+	envDB         = "WEBHOOK_DB"
+	envSecret     = "WEBHOOK_PRIVATE_SECRET"
+	envOldSecrets = "WEBHOOK_OLD_PRIVATE_SECRETS"
 )
 
 const (
@@ -59,24 +60,36 @@ func (a *app) client(create bool) (*webhook.Client, error) {
 	if a.db != nil {
 		return a.db.client, nil
 	}
-	secret := a.getenv(envSecret)
-	if secret == "" {
-		return nil, usageErrorf("%s is not set: every command that opens the database builds a webhook client, "+
-			"which needs the service's private secret; export %s (it is never taken from a flag, so it stays out of ps)",
-			envSecret, envSecret)
+	cfg, err := a.clientConfig()
+	if err != nil {
+		return nil, err
 	}
 	dsn := a.dsn()
 	db, err := openDB(dsn, create)
 	if err != nil {
 		return nil, err
 	}
-	c, err := webhook.New(db, webhook.Config{PrivateSecret: secret})
+	c, err := webhook.New(db, cfg)
 	if err != nil {
 		closeDB(db)
 		return nil, fmt.Errorf("creating the webhook client: %w", err)
 	}
 	a.db = &dbHandle{gorm: db, client: c}
 	return c, nil
+}
+
+// clientConfig returns the configuration of the webhook client: the private
+// secret from WEBHOOK_PRIVATE_SECRET and the secrets it replaced, tried
+// after it to decrypt, from WEBHOOK_OLD_PRIVATE_SECRETS (separated by
+// spaces).
+func (a *app) clientConfig() (webhook.Config, error) {
+	secret := a.getenv(envSecret)
+	if secret == "" {
+		return webhook.Config{}, usageErrorf("%s is not set: every command that opens the database builds a webhook client, "+
+			"which needs the service's private secret; export %s (it is never taken from a flag, so it stays out of ps)",
+			envSecret, envSecret)
+	}
+	return webhook.Config{PrivateSecret: secret, OldPrivateSecrets: strings.Fields(a.getenv(envOldSecrets))}, nil
 }
 
 // close releases the database, if a command opened it.

@@ -39,9 +39,10 @@ func helpCommand() *command {
 
 // printUsage prints the general help.
 func (a *app) printUsage(w io.Writer) {
-	fmt.Fprintf(w, `%[1]s administers the webhook tables of a service that embeds
-github.com/scopehook/webhook: it creates them, syncs event definitions from
-YAML and shows the delivery history.
+	fmt.Fprintf(w, `%[1]s administers the webhooks of a service that embeds
+github.com/scopehook/webhook: it creates the tables, syncs event
+definitions and applies webhooks from YAML, sends and redelivers events,
+tests endpoints, and shows and prunes what was delivered.
 
 Usage:
   %[1]s [global flags] COMMAND [flags] [arguments]
@@ -66,27 +67,34 @@ Database:
   in messages.
 
 Environment:
-  %[1]s                default for --db
-  %[2]s    the service's private secret, which encrypts webhook
-                            credentials; required by every command that opens
-                            the database. It is never taken from a flag, so
-                            that it does not show in ps.
+  %[1]s                    default for --db
+  %[2]s        the service's private secret, which encrypts
+                                webhook credentials; required by every command
+                                that opens the database. It is never taken
+                                from a flag, so that it does not show in ps.
+  %[5]s   previous private secrets, separated by spaces,
+                                tried after %[2]s to decrypt
+                                (the service's OldPrivateSecrets); see
+                                '%[4]s help reencrypt'
 
 Exit status:
   0  success
   1  runtime failure: database unreachable or not migrated, file unreadable,
-     delivery failed
-  2  usage error: unknown command or flag, bad argument, %[2]s unset
-  3  invalid input data: an events file (or other input) failed validation;
-     nothing was written
+     a delivery or test request failed, credentials left undecryptable
+  2  usage error: unknown command or flag, bad argument, %[2]s
+     (or a variable a file or flag names) unset
+  3  invalid input data: an events or webhooks file (or other input) failed
+     validation, nothing was written; an unknown event or delivery id
 
 Example:
   export %[2]s=...   # the same value as the service
   %[4]s --db /srv/app/webhook.db migrate
   %[4]s --db /srv/app/webhook.db sync-events ./config events.yaml
+  %[4]s --db /srv/app/webhook.db apply webhooks.yaml
+  %[4]s --db /srv/app/webhook.db broadcast template_update --scope biz:biz1
 
 Run '%[4]s help COMMAND' for the flags and an example of a command.
-`, envDB, envSecret, sqliteParams, progName)
+`, envDB, envSecret, sqliteParams, progName, envOldSecrets)
 }
 
 // printCommandUsage prints the help of one command.

@@ -1,6 +1,9 @@
-// Command webhookctl administers the webhook tables of a service that embeds
+// Command webhookctl administers the webhooks of a service that embeds
 // github.com/scopehook/webhook: it creates or upgrades the tables, syncs
-// event definitions from a YAML file and shows the recorded delivery history.
+// event definitions and applies webhooks and subscriptions from YAML files,
+// lists webhooks and the outbox, broadcasts events, tests endpoints,
+// redelivers failed deliveries, shows and prunes the delivery history and
+// re-encrypts credentials after a change of private secret.
 //
 // Usage:
 //
@@ -14,7 +17,8 @@
 // Exit status: 0 on success, 1 on a runtime failure (database, file system,
 // delivery), 2 on a usage error (unknown command or flag, bad argument,
 // WEBHOOK_PRIVATE_SECRET unset) and 3 on invalid input data (such as an
-// events file that fails validation). Run "webhookctl help" for details.
+// events or webhooks file that fails validation, an unknown event or
+// delivery id). Run "webhookctl help" for details.
 package main
 
 import (
@@ -68,6 +72,9 @@ type command struct {
 	// setup registers the command's flags on fs and returns the function
 	// that runs the command with the arguments left after the flags.
 	setup func(fs *flag.FlagSet) action
+	// interspersed lets flags follow the arguments (broadcast EVENT
+	// --scope biz:biz1); otherwise the first argument ends the flags.
+	interspersed bool
 }
 
 // action runs a command with its positional arguments.
@@ -78,7 +85,15 @@ func commands() []*command {
 	return []*command{
 		migrateCommand(),
 		syncEventsCommand(),
+		applyCommand(),
+		webhooksCommand(),
+		broadcastCommand(),
+		verifyCommand(),
+		deliveriesCommand(),
+		redeliverCommand(),
 		historyCommand(),
+		pruneCommand(),
+		reencryptCommand(),
 		helpCommand(),
 	}
 }
@@ -132,17 +147,39 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	fs := a.newFlagSet(cmd.name)
 	act := cmd.setup(fs)
-	if err := fs.Parse(rest[1:]); err != nil {
+	cmdArgs, err := parseFlags(fs, rest[1:], cmd.interspersed)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.printCommandUsage(a.stdout, cmd)
 			return exitOK
 		}
 		return a.fail(cmd, usageErrorf("%w", err))
 	}
-	if err := act(ctx, a, fs.Args()); err != nil {
+	if err := act(ctx, a, cmdArgs); err != nil {
 		return a.fail(cmd, err)
 	}
 	return exitOK
+}
+
+// parseFlags parses args with fs and returns the arguments that are not
+// flags. With interspersed, flags may also follow arguments; "--" ends the
+// flags either way.
+func parseFlags(fs *flag.FlagSet, args []string, interspersed bool) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if !interspersed || len(rest) == 0 {
+			return append(positional, rest...), nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 // fail prints err, and what to do about it, to stderr and returns the exit
@@ -174,7 +211,9 @@ func exitCode(err error) int {
 	case errors.As(err, &ue), errors.Is(err, webhook.ErrInvalidArgument):
 		return exitUsage
 	case errors.Is(err, webhook.ErrInvalidEvents), errors.Is(err, webhook.ErrInvalidWebhook),
-		errors.Is(err, webhook.ErrInvalidSubscription):
+		errors.Is(err, webhook.ErrInvalidSubscription), errors.Is(err, errInvalidFile),
+		errors.Is(err, webhook.ErrEventNotFound), errors.Is(err, webhook.ErrDeliveryNotFound),
+		errors.Is(err, errInvalidJSON):
 		return exitInvalidInput
 	default:
 		return exitFailure
