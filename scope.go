@@ -16,8 +16,8 @@ import (
 // business {Type: "biz", Code: "biz1"}. Webhooks and subscriptions live in a
 // scope; a broadcast names the scopes it concerns.
 type Scope struct {
-	Type string
-	Code string
+	Type string `json:"type"`
+	Code string `json:"code"`
 }
 
 // String returns "type/code".

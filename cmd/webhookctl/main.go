@@ -94,6 +94,7 @@ func commands() []*command {
 		historyCommand(),
 		pruneCommand(),
 		reencryptCommand(),
+		serveAdminCommand(),
 		helpCommand(),
 	}
 }
