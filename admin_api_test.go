@@ -83,3 +83,47 @@ func testOperatorAPI(t *testing.T, tdb *testDB) {
 		t.Errorf("hourly: %d buckets, %d attempts, %d failures; want 6, 9, 3: %+v", len(hours), total, failures, hours)
 	}
 }
+
+func testPagingAndCounting(t *testing.T, tdb *testDB) {
+	rc := newReceiver(t, nil)
+	c := newTestClient(t, tdb, Config{})
+	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL})
+	ctx := testCtx(t)
+	for range 7 {
+		broadcastOne(t, c)
+	}
+	all, _ := c.History(ctx, HistoryQuery{})
+	if len(all) != 7 {
+		t.Fatalf("%d rows", len(all))
+	}
+	older, _ := c.History(ctx, HistoryQuery{Limit: 3, BeforeID: all[2].ID})
+	newer, _ := c.History(ctx, HistoryQuery{Limit: 3, AfterID: older[0].ID})
+	if len(older) != 3 || older[0].ID != all[3].ID || len(newer) != 3 || newer[0].ID != all[0].ID || newer[2].ID != all[2].ID {
+		t.Errorf("pages: older %v, newer %v, all %v", ids(older), ids(newer), ids(all))
+	}
+	for range 3 {
+		if _, err := c.Enqueue(ctx, "template_update", []Scope{{"biz", "one"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Enqueue(ctx, "template_create", []Scope{{"biz", "one"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := c.CountDeliveries(ctx)
+	if err != nil || counts[StatusPending] != 4 || counts[StatusFailed] != 0 {
+		t.Errorf("counts %v, %v", counts, err)
+	}
+	ds, _ := c.Deliveries(ctx, DeliveryQuery{EventCode: "template_update", Limit: 2})
+	rest, _ := c.Deliveries(ctx, DeliveryQuery{EventCode: "template_update", BeforeID: ds[1].ID})
+	if len(ds) != 2 || len(rest) != 1 || rest[0].ID >= ds[1].ID {
+		t.Errorf("delivery pages: %d then %d", len(ds), len(rest))
+	}
+}
+
+func ids(h []History) []int64 {
+	out := make([]int64, len(h))
+	for i, r := range h {
+		out[i] = r.ID
+	}
+	return out
+}

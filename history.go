@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -91,8 +92,12 @@ type HistoryQuery struct {
 	Since time.Time
 	Until time.Time
 	// BeforeID returns only rows with a smaller id: pass the last ID of a
-	// page to get the next one (keyset pagination).
+	// page to get the next (older) one (keyset pagination).
 	BeforeID int64
+	// AfterID returns only rows with a larger id, the ones just above it:
+	// pass the first ID of a page to get the previous (newer) one. Rows
+	// still come newest first.
+	AfterID int64
 	// Limit is the maximum number of rows. Zero means DefaultHistoryLimit;
 	// at most MaxHistoryLimit.
 	Limit int
@@ -132,9 +137,17 @@ func (c *Client) History(ctx context.Context, q HistoryQuery) ([]History, error)
 	if q.BeforeID > 0 {
 		db = db.Where("id < ?", q.BeforeID)
 	}
+	order := "id DESC"
+	if q.AfterID > 0 {
+		db = db.Where("id > ?", q.AfterID)
+		order = "id ASC" // the rows just above AfterID, turned around below
+	}
 	var rows []historyRow
-	if err := db.Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+	if err := db.Order(order).Limit(limit).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("webhook: loading history: %w", err)
+	}
+	if q.AfterID > 0 {
+		slices.Reverse(rows)
 	}
 	out := make([]History, len(rows))
 	for i := range rows {

@@ -329,7 +329,10 @@ type DeliveryQuery struct {
 	ScopeType   string
 	ScopeCode   string
 	WebhookCode string
+	EventCode   string
 	Status      string
+	// BeforeID returns only rows with a smaller id (keyset pagination).
+	BeforeID int64
 	// Limit defaults to DefaultHistoryLimit, at most MaxHistoryLimit.
 	Limit int
 }
@@ -341,10 +344,14 @@ func (c *Client) Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, e
 		limit = DefaultHistoryLimit
 	}
 	db := c.dbCtx(ctx).Model(&deliveryRow{})
-	for col, v := range map[string]string{"delivery_id": q.DeliveryID, "scope_type": q.ScopeType, "scope_code": q.ScopeCode, "webhook_code": q.WebhookCode, "status": q.Status} {
+	for col, v := range map[string]string{"delivery_id": q.DeliveryID, "scope_type": q.ScopeType, "scope_code": q.ScopeCode,
+		"webhook_code": q.WebhookCode, "event_code": q.EventCode, "status": q.Status} {
 		if v != "" {
 			db = db.Where(col+" = ?", v)
 		}
+	}
+	if q.BeforeID > 0 {
+		db = db.Where("id < ?", q.BeforeID)
 	}
 	var rows []deliveryRow
 	if err := db.Order("id DESC").Limit(min(limit, MaxHistoryLimit)).Find(&rows).Error; err != nil {
@@ -365,6 +372,22 @@ func (c *Client) Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, e
 			d.LastError = *r.LastError
 		}
 		out[i] = d
+	}
+	return out, nil
+}
+
+// CountDeliveries returns the number of outbox deliveries per status.
+func (c *Client) CountDeliveries(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	if err := c.dbCtx(ctx).Model(&deliveryRow{}).Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("webhook: counting deliveries: %w", err)
+	}
+	out := map[string]int64{StatusPending: 0, StatusSucceeded: 0, StatusFailed: 0, StatusCancelled: 0}
+	for _, r := range rows {
+		out[r.Status] = r.N
 	}
 	return out, nil
 }

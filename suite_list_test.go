@@ -70,4 +70,5 @@ var suite = []suiteTest{
 	{"NoSecretLeavesTheVault", testNoSecretLeavesTheVault},
 	{"MaxPayloadBytes", testMaxPayloadBytes},
 	{"OperatorAPI", testOperatorAPI},
+	{"PagingAndCounting", testPagingAndCounting},
 }
