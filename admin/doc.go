@@ -24,16 +24,18 @@
 //
 //   - / (overview): attempts per hour over the last 24 hours (successes and
 //     failures stacked) and the failure rate of each webhook, as charts and
-//     tables.
+//     tables, and the exact numbers of pending and failed outbox deliveries.
 //   - /deliveries: the history, newest first, searchable by delivery id,
 //     webhook, event, scope ("type:code"), success, status code and time
-//     range, paginated by keyset ("Older" carries before=<last id>); and a
-//     form that redelivers the failed deliveries of the outbox matching the
-//     filter.
+//     range, paginated by keyset ("Older" carries before=<last id>, "Newer"
+//     after=<first id>, "Newest" neither; never an offset); and a form that
+//     redelivers the failed deliveries of the outbox matching the filter.
 //   - /deliveries/{id}: every attempt of a delivery (request and response,
 //     credentials redacted by the library), its outbox state, and a
 //     Redeliver button.
-//   - /outbox: the durable deliveries and their status.
+//   - /outbox: the durable deliveries and their status, filtered by status,
+//     delivery id, webhook, event and scope, paginated by keyset ("Older"
+//     and "Newest").
 //   - /webhooks: webhooks by scope, with their subscriptions, whether their
 //     credentials are set (never their values), their last delivery and
 //     failure rate, and an enable/disable button.

@@ -134,14 +134,30 @@ func parseHistForm(q url.Values) (histForm, webhook.HistoryQuery, error) {
 	if !hq.Since.IsZero() && !hq.Until.IsZero() && !hq.Until.After(hq.Since) {
 		return f, hq, badInput("until (%s) must be after since (%s).", f.Until, f.Since)
 	}
-	if b := strings.TrimSpace(q.Get("before")); b != "" {
-		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
-			return f, hq, badInput("before must be a positive row id, not %q.", clip(b, 40))
-		}
-		hq.BeforeID = n
+	if hq.BeforeID, err = rowID(q, "before"); err != nil {
+		return f, hq, err
+	}
+	if hq.AfterID, err = rowID(q, "after"); err != nil {
+		return f, hq, err
+	}
+	if hq.BeforeID > 0 && hq.AfterID > 0 {
+		return f, hq, badInput("before and after cannot be used together: a page is either older or newer than a row.")
 	}
 	return f, hq, nil
+}
+
+// rowID reads a keyset pagination parameter: a positive row id, or 0 when
+// the parameter is absent.
+func rowID(q url.Values, name string) (int64, error) {
+	s := strings.TrimSpace(q.Get(name))
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, badInput("%s must be a positive row id, not %q.", name, clip(s, 40))
+	}
+	return n, nil
 }
 
 // parseRedeliverFilter reads the bulk redelivery form's fields.

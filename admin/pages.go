@@ -15,9 +15,6 @@ import (
 	"github.com/scopehook/webhook"
 )
 
-// outboxCountCap bounds the outbox rows the overview counts.
-const outboxCountCap = 1000
-
 // ---- Overview ----
 
 type overviewData struct {
@@ -25,8 +22,8 @@ type overviewData struct {
 	Hours        hourChart
 	Rates        rateChart
 	FailureRate  string
-	Pending      string
-	Failed       string
+	Pending      int64
+	Failed       int64
 	PendingLink  string
 	FailedLink   string
 	FailuresLink string
@@ -50,20 +47,15 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "summarise webhook failures", err)
 		return
 	}
-	pending, err := h.countOutbox(r, webhook.StatusPending)
+	outbox, err := h.client.CountDeliveries(ctx)
 	if err != nil {
-		h.fail(w, r, "count pending deliveries", err)
-		return
-	}
-	failed, err := h.countOutbox(r, webhook.StatusFailed)
-	if err != nil {
-		h.fail(w, r, "count failed deliveries", err)
+		h.fail(w, r, "count the outbox deliveries", err)
 		return
 	}
 	d := overviewData{
 		Since: fmtTime(since), Until: fmtTime(now),
 		Hours: buildHourChart(counts), Rates: buildRateChart(stats),
-		Pending: pending, Failed: failed,
+		Pending: outbox[webhook.StatusPending], Failed: outbox[webhook.StatusFailed],
 		PendingLink:  h.link("/outbox", url.Values{"status": {webhook.StatusPending}}),
 		FailedLink:   h.link("/outbox", url.Values{"status": {webhook.StatusFailed}}),
 		FailuresLink: h.link("/deliveries", url.Values{"success": {"no"}, "since": {since.Format("2006-01-02T15:04")}}),
@@ -72,17 +64,6 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 		d.FailureRate = fmtPercent(float64(d.Hours.Failures) / float64(d.Hours.Attempts))
 	}
 	h.render(w, r, http.StatusOK, "overview", "Overview", "overview", d)
-}
-
-func (h *handler) countOutbox(r *http.Request, status string) (string, error) {
-	ds, err := h.client.Deliveries(r.Context(), webhook.DeliveryQuery{Status: status, Limit: outboxCountCap + 1})
-	if err != nil {
-		return "", err
-	}
-	if len(ds) > outboxCountCap {
-		return fmt.Sprintf("%d+", outboxCountCap), nil
-	}
-	return strconv.Itoa(len(ds)), nil
 }
 
 // ---- Deliveries (history) ----
@@ -108,6 +89,7 @@ type deliveriesData struct {
 	Rows      []histRow
 	PageSize  int
 	Older     string
+	Newer     string
 	Newest    string
 	Paged     bool
 	BulkDesc  string
@@ -121,20 +103,24 @@ func (h *handler) deliveries(w http.ResponseWriter, r *http.Request) {
 		h.badRequest(w, r, err.Error())
 		return
 	}
+	// One row more than a page tells whether the pages go on in the
+	// direction of travel: older for the newest page and a before page,
+	// newer for an after page (whose rows still come newest first, the
+	// ones just above the after id last).
 	q.Limit = h.pageSize + 1
 	rows, err := h.client.History(r.Context(), q)
 	if err != nil {
-		if errors.Is(err, webhook.ErrInvalidArgument) {
-			h.badRequest(w, r, "The search was refused: "+err.Error())
-			return
-		}
-		h.fail(w, r, "load the delivery history", err)
+		h.historyError(w, r, err)
 		return
 	}
-	d := deliveriesData{Form: f, Filtered: !f.empty(), PageSize: h.pageSize, Paged: q.BeforeID > 0, ResetLink: h.u("/deliveries")}
+	d := deliveriesData{Form: f, Filtered: !f.empty(), PageSize: h.pageSize, Paged: q.BeforeID > 0 || q.AfterID > 0, ResetLink: h.u("/deliveries")}
 	more := len(rows) > h.pageSize
 	if more {
-		rows = rows[:h.pageSize]
+		if q.AfterID > 0 {
+			rows = rows[len(rows)-h.pageSize:]
+		} else {
+			rows = rows[:h.pageSize]
+		}
 	}
 	for _, hr := range rows {
 		d.Rows = append(d.Rows, histRow{
@@ -144,17 +130,57 @@ func (h *handler) deliveries(w http.ResponseWriter, r *http.Request) {
 			Error: clip(hr.Error, 140),
 		})
 	}
-	if more {
-		v := f.values()
-		v.Set("before", strconv.FormatInt(rows[len(rows)-1].ID, 10))
-		d.Older = h.link("/deliveries", v)
+	if len(rows) > 0 {
+		first, last := rows[0].ID, rows[len(rows)-1].ID
+		// Against the direction of travel, one row past the page says
+		// whether a link is worth showing (keyset, like the page itself).
+		older := more && q.AfterID == 0
+		if q.AfterID > 0 {
+			if older, err = h.historyExists(r, q, last, 0); err != nil {
+				h.historyError(w, r, err)
+				return
+			}
+		}
+		newer := more && q.AfterID > 0
+		if q.BeforeID > 0 {
+			if newer, err = h.historyExists(r, q, 0, first); err != nil {
+				h.historyError(w, r, err)
+				return
+			}
+		}
+		if older {
+			v := f.values()
+			v.Set("before", strconv.FormatInt(last, 10))
+			d.Older = h.link("/deliveries", v)
+		}
+		if newer {
+			v := f.values()
+			v.Set("after", strconv.FormatInt(first, 10))
+			d.Newer = h.link("/deliveries", v)
+		}
 	}
-	if q.BeforeID > 0 {
+	if d.Paged {
 		d.Newest = h.link("/deliveries", f.values())
 	}
 	d.Bulk = histForm{Webhook: f.Webhook, Event: f.Event, Scope: f.Scope, Since: f.Since}
 	d.BulkDesc = describeBulk(d.Bulk)
 	h.render(w, r, http.StatusOK, "deliveries", "Deliveries", "deliveries", d)
+}
+
+// historyExists reports whether a row matching q's filters lies below
+// beforeID or above afterID (one of them set).
+func (h *handler) historyExists(r *http.Request, q webhook.HistoryQuery, beforeID, afterID int64) (bool, error) {
+	q.BeforeID, q.AfterID, q.Limit = beforeID, afterID, 1
+	rows, err := h.client.History(r.Context(), q)
+	return len(rows) > 0, err
+}
+
+func (h *handler) historyError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, webhook.ErrInvalidArgument) {
+		h.badRequest(w, r, "The search was refused: "+err.Error())
+		return
+	}
+	h.fail(w, r, "load the delivery history", err)
 }
 
 func describeBulk(f histForm) string {
@@ -404,17 +430,33 @@ func (h *handler) redeliver(w http.ResponseWriter, r *http.Request) {
 
 type outboxRow struct {
 	outboxView
+	ID         int64
 	DeliveryID string
 	Link       string
 }
 
 type outboxData struct {
-	Status, Webhook, Scope, Delivery string
-	Statuses                         []string
-	Rows                             []outboxRow
-	Limit                            int
-	Full                             bool
-	ResetLink                        string
+	Status, Webhook, Event, Scope, Delivery string
+	Statuses                                []string
+	Rows                                    []outboxRow
+	PageSize                                int
+	Paged                                   bool
+	Older                                   string
+	Newest                                  string
+	ResetLink                               string
+}
+
+// values returns the outbox page's non-empty filters as a query string.
+func (d outboxData) values() url.Values {
+	v := url.Values{}
+	for _, kv := range [][2]string{
+		{"status", d.Status}, {"delivery", d.Delivery}, {"webhook", d.Webhook}, {"event", d.Event}, {"scope", d.Scope},
+	} {
+		if kv[1] != "" {
+			v.Set(kv[0], kv[1])
+		}
+	}
+	return v
 }
 
 func (h *handler) outbox(w http.ResponseWriter, r *http.Request) {
@@ -424,7 +466,7 @@ func (h *handler) outbox(w http.ResponseWriter, r *http.Request) {
 	for _, p := range []struct {
 		name string
 		dst  *string
-	}{{"status", &d.Status}, {"webhook", &d.Webhook}, {"scope", &d.Scope}, {"delivery", &d.Delivery}} {
+	}{{"status", &d.Status}, {"webhook", &d.Webhook}, {"event", &d.Event}, {"scope", &d.Scope}, {"delivery", &d.Delivery}} {
 		if *p.dst, err = field(q, p.name); err != nil {
 			h.badRequest(w, r, err.Error())
 			return
@@ -439,19 +481,35 @@ func (h *handler) outbox(w http.ResponseWriter, r *http.Request) {
 		h.badRequest(w, r, "status must be one of "+strings.Join(d.Statuses, ", ")+".")
 		return
 	}
+	before, err := rowID(q, "before")
+	if err != nil {
+		h.badRequest(w, r, err.Error())
+		return
+	}
 	st, sc := parseScope(d.Scope)
-	d.Limit = h.pageSize
+	d.PageSize = h.pageSize
+	d.Paged = before > 0
 	d.ResetLink = h.u("/outbox")
+	// One row more than a page tells whether there is an older page.
 	rows, err := h.client.Deliveries(r.Context(), webhook.DeliveryQuery{
-		DeliveryID: d.Delivery, ScopeType: st, ScopeCode: sc, WebhookCode: d.Webhook, Status: d.Status, Limit: h.pageSize,
+		DeliveryID: d.Delivery, ScopeType: st, ScopeCode: sc, WebhookCode: d.Webhook, EventCode: d.Event, Status: d.Status,
+		BeforeID: before, Limit: h.pageSize + 1,
 	})
 	if err != nil {
 		h.fail(w, r, "load the outbox", err)
 		return
 	}
-	d.Full = len(rows) == h.pageSize
+	if len(rows) > h.pageSize {
+		rows = rows[:h.pageSize]
+		v := d.values()
+		v.Set("before", strconv.FormatInt(rows[len(rows)-1].ID, 10))
+		d.Older = h.link("/outbox", v)
+	}
+	if d.Paged {
+		d.Newest = h.link("/outbox", d.values())
+	}
 	for _, o := range rows {
-		v := outboxRow{DeliveryID: o.DeliveryID, Link: h.deliveryLink(o.DeliveryID), outboxView: outboxView{
+		v := outboxRow{ID: o.ID, DeliveryID: o.DeliveryID, Link: h.deliveryLink(o.DeliveryID), outboxView: outboxView{
 			Scope: o.ScopeType + "/" + o.ScopeCode, Webhook: o.WebhookCode, Event: o.EventCode, Status: o.Status,
 			Attempts: o.Attempts, Leased: o.Leased, LastStatusCode: o.LastStatusCode, LastError: clip(o.LastError, 140),
 			CreatedAt: fmtTime(o.CreatedAt),
