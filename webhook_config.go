@@ -353,6 +353,9 @@ func normalizeNumbers(v any) any {
 			return i
 		}
 		if f, err := x.Float64(); err == nil {
+			if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+				return int64(f) // 2.0, -0.0 and 1e3 are whole: one encoding each
+			}
 			return f
 		}
 		return x.String()
