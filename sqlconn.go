@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"gorm.io/gorm"
@@ -49,10 +48,6 @@ func (p placeholders) rebind(query string) string {
 		p.db.Dialector.BindVarTo(&sb, stmt, nil)
 		query = query[i+1:]
 	}
-}
-
-func (c *Client) queryRaw(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return c.db.Statement.ConnPool.QueryContext(ctx, c.ph.rebind(query), args...)
 }
 
 func (c *Client) execRaw(ctx context.Context, query string, args ...any) error {

@@ -100,12 +100,6 @@ func newReceiver(t testing.TB, handle func(w http.ResponseWriter, r *http.Reques
 	return rc
 }
 
-func (rc *receiver) count(path string) int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.calls[path]
-}
-
 // seed syncs two events and configures scope biz/biz1 with a webhook that
 // succeeds (wh_ok) and one that fails (wh_fail), and scope biz/biz2 with one
 // more, all subscribed to every event.
