@@ -188,30 +188,21 @@ func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) 
 // resolveOn is resolve on a given connection pool or transaction; decode
 // says whether to decode (and decrypt) the webhooks' configurations.
 func (c *Client) resolveOn(ctx context.Context, pool gorm.ConnPool, eventCode string, scopes []Scope, decode bool) (Event, []target, error) {
-	seen := make(map[Scope]bool, len(scopes))
-	var scopeSQL strings.Builder
-	args := make([]any, 0, 5+2*len(scopes))
-	args = append(args, true)
-	for _, s := range scopes {
-		if seen[s] {
-			continue
-		}
-		seen[s] = true
-		if scopeSQL.Len() > 0 {
-			scopeSQL.WriteString(" OR ")
-		}
-		scopeSQL.WriteString("(w.scope_type = ? AND w.scope_code = ?)")
-		args = append(args, s.Type, s.Code)
+	keys := make([][]any, len(scopes))
+	for i, s := range scopes {
+		keys[i] = []any{s.Type, s.Code}
 	}
+	scopeSQL, scopeArgs := anyOfKeys([]string{"w.scope_type", "w.scope_code"}, keys)
+	args := append([]any{true}, scopeArgs...)
 	var q string
-	if len(seen) == 0 {
+	if len(scopes) == 0 {
 		q = "SELECT e.code, e.name, e.description, e.info, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM webhook_event e WHERE e.code = ?"
 		args = []any{eventCode}
 	} else {
 		q = `SELECT e.code, e.name, e.description, e.info,
 				w.id, w.code, w.name, w.endpoint, w.scope_type, w.scope_code, w.extra_info, w.method, w.consecutive_failures
 			FROM webhook_event e
-			LEFT JOIN webhook_webhook w ON w.enable_webhook = ? AND (` + scopeSQL.String() + `)
+			LEFT JOIN webhook_webhook w ON w.enable_webhook = ? AND (` + scopeSQL + `)
 				AND EXISTS (SELECT 1 FROM webhook_subscription s
 					WHERE s.scope_type = w.scope_type AND s.scope_code = w.scope_code
 					AND s.webhook_code = w.code AND s.event_code IN (?, ?))

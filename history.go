@@ -113,15 +113,9 @@ func (c *Client) History(ctx context.Context, q HistoryQuery) ([]History, error)
 		limit = DefaultHistoryLimit
 	}
 	limit = min(limit, MaxHistoryLimit)
-	db := c.dbCtx(ctx).Model(&historyRow{})
-	for col, v := range map[string]string{
-		"delivery_id": q.DeliveryID, "webhook_code": q.WebhookCode, "event_code": q.EventCode,
-		"scope_type": q.ScopeType, "scope_code": q.ScopeCode,
-	} {
-		if v != "" {
-			db = db.Where(col+" = ?", v)
-		}
-	}
+	db := whereEqual(c.dbCtx(ctx).Model(&historyRow{}),
+		eq{"delivery_id", q.DeliveryID}, eq{"webhook_code", q.WebhookCode}, eq{"event_code", q.EventCode},
+		eq{"scope_type", q.ScopeType}, eq{"scope_code", q.ScopeCode})
 	if q.Success != nil {
 		db = db.Where("success = ?", *q.Success)
 	}

@@ -292,14 +292,8 @@ type RedeliverFilter struct {
 // due now, with a fresh retry schedule and its original delivery id, in
 // batches of 1,000, and returns how many it rescheduled.
 func (c *Client) RedeliverFailed(ctx context.Context, f RedeliverFilter) (int64, error) {
-	where := []string{"status = ?"}
-	args := []any{StatusFailed}
-	for col, v := range map[string]string{"scope_type": f.ScopeType, "scope_code": f.ScopeCode, "webhook_code": f.WebhookCode, "event_code": f.EventCode} {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
-		}
-	}
+	where, args := equalities(eq{"status", StatusFailed}, eq{"scope_type", f.ScopeType}, eq{"scope_code", f.ScopeCode},
+		eq{"webhook_code", f.WebhookCode}, eq{"event_code", f.EventCode})
 	if !f.Since.IsZero() {
 		where = append(where, "created_at >= ?")
 		args = append(args, f.Since.UTC())
@@ -343,13 +337,9 @@ func (c *Client) Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, e
 	if limit <= 0 {
 		limit = DefaultHistoryLimit
 	}
-	db := c.dbCtx(ctx).Model(&deliveryRow{})
-	for col, v := range map[string]string{"delivery_id": q.DeliveryID, "scope_type": q.ScopeType, "scope_code": q.ScopeCode,
-		"webhook_code": q.WebhookCode, "event_code": q.EventCode, "status": q.Status} {
-		if v != "" {
-			db = db.Where(col+" = ?", v)
-		}
-	}
+	db := whereEqual(c.dbCtx(ctx).Model(&deliveryRow{}),
+		eq{"delivery_id", q.DeliveryID}, eq{"scope_type", q.ScopeType}, eq{"scope_code", q.ScopeCode},
+		eq{"webhook_code", q.WebhookCode}, eq{"event_code", q.EventCode}, eq{"status", q.Status})
 	if q.BeforeID > 0 {
 		db = db.Where("id < ?", q.BeforeID)
 	}

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"gorm.io/gorm"
@@ -68,4 +69,51 @@ func unprepared(pool gorm.ConnPool) gorm.ConnPool {
 		return p.ConnPool
 	}
 	return pool
+}
+
+// eq is one optional "column = value" filter; an empty value does not filter.
+type eq struct{ col, val string }
+
+// equalities returns the conditions and arguments of the non-empty filters,
+// in the order given, so that the same query always has the same text (the
+// prepared-statement cache keys on it).
+func equalities(filters ...eq) (conds []string, args []any) {
+	for _, f := range filters {
+		if f.val != "" {
+			conds = append(conds, f.col+" = ?")
+			args = append(args, f.val)
+		}
+	}
+	return conds, args
+}
+
+// whereEqual adds the non-empty filters to db.
+func whereEqual(db *gorm.DB, filters ...eq) *gorm.DB {
+	conds, args := equalities(filters...)
+	for i, c := range conds {
+		db = db.Where(c, args[i])
+	}
+	return db
+}
+
+// anyOfKeys returns "(a = ? AND b = ?) OR (...)" over distinct key tuples,
+// with their arguments: one query for many keys.
+func anyOfKeys(cols []string, keys [][]any) (string, []any) {
+	var sb strings.Builder
+	var args []any
+	seen := make(map[string]bool, len(keys))
+	one := "(" + strings.Join(cols, " = ? AND ") + " = ?)"
+	for _, k := range keys {
+		id := fmt.Sprintf("%q", k) // quoted: ("a b","c") and ("a","b c") differ
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if sb.Len() > 0 {
+			sb.WriteString(" OR ")
+		}
+		sb.WriteString(one)
+		args = append(args, k...)
+	}
+	return sb.String(), args
 }

@@ -342,28 +342,18 @@ type webhookKey struct{ scopeType, scopeCode, code string }
 
 // loadTargets loads and decodes, in one query, the webhooks of the jobs.
 func (c *Client) loadTargets(ctx context.Context, pool gorm.ConnPool, jobs []*job) (map[webhookKey]*target, error) {
-	keys := map[webhookKey]bool{}
-	var cond strings.Builder
-	var args []any
-	for _, j := range jobs {
-		k := webhookKey{j.row.ScopeType, j.row.ScopeCode, j.row.WebhookCode}
-		if keys[k] {
-			continue
-		}
-		keys[k] = true
-		if cond.Len() > 0 {
-			cond.WriteString(" OR ")
-		}
-		cond.WriteString("(scope_type = ? AND scope_code = ? AND code = ?)")
-		args = append(args, k.scopeType, k.scopeCode, k.code)
+	keys := make([][]any, len(jobs))
+	for i, j := range jobs {
+		keys[i] = []any{j.row.ScopeType, j.row.ScopeCode, j.row.WebhookCode}
 	}
+	cond, args := anyOfKeys([]string{"scope_type", "scope_code", "code"}, keys)
 	rows, err := pool.QueryContext(ctx, c.ph.rebind(`SELECT id, code, name, endpoint, scope_type, scope_code, extra_info, method, enable_webhook, consecutive_failures
-		FROM webhook_webhook WHERE `+cond.String()), args...)
+		FROM webhook_webhook WHERE `+cond), args...)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: loading webhooks of claimed deliveries: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[webhookKey]*target, len(keys))
+	out := make(map[webhookKey]*target)
 	for rows.Next() {
 		t := &target{}
 		r := &t.row
