@@ -42,21 +42,27 @@ func bareLoop(b *testing.B, url string, parallel bool) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+	runLoop(b, parallel, post)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+}
+
+// runLoop calls fn b.N times, from one goroutine or, when parallel, from
+// benchParallelism × GOMAXPROCS of them.
+func runLoop(b *testing.B, parallel bool, fn func()) {
 	b.ReportAllocs()
 	b.ResetTimer()
-	if parallel {
-		b.SetParallelism(benchParallelism)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				post()
-			}
-		})
-	} else {
+	if !parallel {
 		for b.Loop() {
-			post()
+			fn()
 		}
+		return
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+	b.SetParallelism(benchParallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			fn()
+		}
+	})
 }
 
 // benchParallelism × GOMAXPROCS goroutines call in the parallel variants,
@@ -82,20 +88,7 @@ func broadcastLoop(b *testing.B, c *Client, url string, parallel bool) {
 			b.Errorf("broadcast: %v %+v", err, res)
 		}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	if parallel {
-		b.SetParallelism(benchParallelism)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				one()
-			}
-		})
-	} else {
-		for b.Loop() {
-			one()
-		}
-	}
+	runLoop(b, parallel, one)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "broadcasts/s")
 	var n int64
 	c.DB().Model(&historyRow{}).Count(&n)
