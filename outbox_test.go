@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -554,8 +555,13 @@ func testTwoInstancesDeliverEachOnce(t *testing.T, tdb *testDB) {
 		seen[deliveryIDOf(body)]++
 		mu.Unlock()
 	})
-	a := newTestClient(t, tdb, Config{PollInterval: 5 * time.Millisecond, Workers: 8, ClaimBatch: 20})
-	b := newClientOn(t, tdb.another(t, a.DB()), Config{PrivateSecret: testSecret, PollInterval: 5 * time.Millisecond, Workers: 8, ClaimBatch: 20})
+	// Each instance counts the attempts it makes, to show both took part.
+	var byA, byB atomic.Int64
+	counting := func(n *atomic.Int64) Hooks {
+		return Hooks{AfterAttempt: func(context.Context, *AttemptInfo, *AttemptResult) { n.Add(1) }}
+	}
+	a := newTestClient(t, tdb, Config{PollInterval: 5 * time.Millisecond, Workers: 8, ClaimBatch: 20, Hooks: counting(&byA)})
+	b := newClientOn(t, tdb.another(t, a.DB()), Config{PrivateSecret: testSecret, PollInterval: 5 * time.Millisecond, Workers: 8, ClaimBatch: 20, Hooks: counting(&byB)})
 	oneWebhook(t, a, WebhookConfig{Endpoint: rc.URL})
 	ctx := testCtx(t)
 	const n = 600
@@ -584,6 +590,9 @@ func testTwoInstancesDeliverEachOnce(t *testing.T, tdb *testDB) {
 	sort.Strings(dups)
 	if len(dups) > 0 {
 		t.Errorf("%d deliveries not received exactly once: %v", len(dups), dups[:min(10, len(dups))])
+	}
+	if byA.Load() == 0 || byB.Load() == 0 || byA.Load()+byB.Load() != n {
+		t.Errorf("instance A made %d attempts and B %d, want both busy and %d in all", byA.Load(), byB.Load(), n)
 	}
 }
 
