@@ -502,9 +502,11 @@ func readCapped(body io.ReadCloser, limit int) ([]byte, bool, error) {
 	return b, truncated, err
 }
 
-// retryable reports whether a failed attempt is worth repeating: network
-// failures and every non-2xx status but 410 Gone (the endpoint is gone for
-// good) and configuration errors.
+// retryable reports whether a failed attempt is worth repeating, in both
+// paths: network failures and every non-2xx status, but not 410 Gone (the
+// endpoint is gone for good), a configuration that cannot be sent, a
+// credential that does not decrypt, an address the SSRF guard refuses or an
+// oversized body.
 func retryable(ar *AttemptResult) bool {
 	if ar.StatusCode == http.StatusGone {
 		return false

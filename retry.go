@@ -1,9 +1,7 @@
 package webhook
 
 import (
-	"errors"
 	"math/rand/v2"
-	"net/http"
 	"time"
 )
 
@@ -42,8 +40,7 @@ const MaxRetryAfter = 24 * time.Hour
 //   - A Retry-After header longer than the computed delay wins, up to
 //     MaxRetryAfter.
 func DefaultRetryPolicy(attempt int, wh *WebhookConfig, r *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
-	if r.StatusCode == http.StatusGone || errors.Is(r.Err, ErrInvalidWebhook) || errors.Is(r.Err, ErrDecrypt) ||
-		errors.Is(r.Err, ErrForbiddenAddress) || errors.Is(r.Err, ErrPayloadTooLarge) {
+	if !retryable(r) {
 		return false, 0
 	}
 	var delay time.Duration
