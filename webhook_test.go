@@ -145,8 +145,6 @@ func testBroadcastWireFormat(t *testing.T, tdb *testDB) {
 	}
 
 	// GET keeps a JSON body and the params as the query; static data merged.
-	rc2 := rc.requests()
-	_ = rc2
 	if _, err := c.Broadcast(ctx, "template_create", []Scope{{"biz", "biz1"}}, nil); err != nil {
 		t.Fatal(err)
 	}
