@@ -164,3 +164,13 @@ func hourBucket(db *gorm.DB) string {
 		return "strftime('%Y-%m-%d %H', created_at)"
 	}
 }
+
+// orderedExpr is a boolean SQL expression, never NULL, that says whether
+// the webhook row under alias a is ordered ("ordered": true in its
+// extra_info).
+func orderedExpr(db *gorm.DB, a string) string {
+	if db.Dialector.Name() == dialectPostgres {
+		return `COALESCE(` + a + `.extra_info->>'ordered' = 'true', false)`
+	}
+	return `(COALESCE(CASE WHEN json_valid(` + a + `.extra_info) THEN json_extract(` + a + `.extra_info, '$.ordered') END, 0) = 1)`
+}

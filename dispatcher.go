@@ -196,11 +196,11 @@ func (c *Client) resolveOn(ctx context.Context, pool gorm.ConnPool, eventCode st
 	args := append([]any{true}, scopeArgs...)
 	var q string
 	if len(scopes) == 0 {
-		q = "SELECT e.code, e.name, e.description, e.info, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM webhook_event e WHERE e.code = ?"
+		q = "SELECT e.code, e.name, e.description, e.info, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM webhook_event e WHERE e.code = ?"
 		args = []any{eventCode}
 	} else {
 		q = `SELECT e.code, e.name, e.description, e.info,
-				w.id, w.code, w.name, w.endpoint, w.scope_type, w.scope_code, w.extra_info, w.method, w.consecutive_failures
+				w.id, w.code, w.name, w.endpoint, w.scope_type, w.scope_code, w.extra_info, w.method, w.consecutive_failures, w.circuit_open_until
 			FROM webhook_event e
 			LEFT JOIN webhook_webhook w ON w.enable_webhook = ? AND (` + scopeSQL + `)
 				AND EXISTS (SELECT 1 FROM webhook_subscription s
@@ -224,9 +224,10 @@ func (c *Client) resolveOn(ctx context.Context, pool gorm.ConnPool, eventCode st
 			id, failures                                    sql.NullInt64
 			code, name, endpoint, scopeType, scopeCode, mth sql.NullString
 			extra                                           jsonText
+			openUntil                                       sql.NullTime
 		)
 		if err := rows.Scan(&evRow.Code, &evRow.Name, &evRow.Description, &evRow.Info,
-			&id, &code, &name, &endpoint, &scopeType, &scopeCode, &extra, &mth, &failures); err != nil {
+			&id, &code, &name, &endpoint, &scopeType, &scopeCode, &extra, &mth, &failures, &openUntil); err != nil {
 			return Event{}, nil, fmt.Errorf("webhook: resolving webhooks of event %q: %w", eventCode, err)
 		}
 		found = true
@@ -238,6 +239,9 @@ func (c *Client) resolveOn(ctx context.Context, pool gorm.ConnPool, eventCode st
 			ScopeType: scopeType.String, ScopeCode: scopeCode.String, ExtraInfo: extra, Method: mth.String, EnableWebhook: true,
 			ConsecutiveFailures: int(failures.Int64),
 		}}
+		if openUntil.Valid {
+			t.row.CircuitOpenUntil = &openUntil.Time
+		}
 		if decode {
 			t.wh, t.err = c.decodeWebhook(&t.row)
 		}
@@ -275,6 +279,10 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 		}
 	}()
 	p, err := c.prepare(t, eventCode, eventJSON, deliveryID)
+	if err == nil && t.row.CircuitOpenUntil != nil && t.row.CircuitOpenUntil.After(c.now()) {
+		err = fmt.Errorf("%w: %q of scope %s/%s is not sent to until %s (its endpoint kept failing or asked for a pause); Enqueue would deliver it once the circuit closes",
+			ErrCircuitOpen, t.row.Code, t.row.ScopeType, t.row.ScopeCode, t.row.CircuitOpenUntil.UTC().Format(time.RFC3339))
+	}
 	if err != nil {
 		res.Attempts, res.Err = 1, err
 		row := c.notAttemptedRow(t, eventCode, deliveryID, 1, err)
@@ -325,6 +333,7 @@ type prepared struct {
 	timeout    time.Duration
 	shown      http.Header // the request header, credentials redacted
 	recReq     HistoryRequest
+	probe      bool // the attempt probes an open circuit
 }
 
 // prepare builds the request of a delivery to a resolved webhook.
@@ -398,7 +407,10 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 		WebhookCode: t.row.Code, EventCode: p.eventCode, DeliveryID: p.deliveryID,
 		ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
 		CreatedAt: c.now().UTC(), Success: ar.Success, Attempt: attempt, webhookID: t.row.ID,
-		priorFailures: t.row.ConsecutiveFailures,
+		endpointDown: endpointDown(ar), probe: p.probe,
+	}
+	if ar.StatusCode == http.StatusTooManyRequests || ar.StatusCode == http.StatusServiceUnavailable {
+		row.pauseFor = retryAfter
 	}
 	us := ar.Duration.Microseconds()
 	row.DurationUS = &us

@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,102 +21,219 @@ type WebhookDisabled struct {
 	FailingSince        time.Time
 }
 
-// trackHealth counts consecutive failed attempts per webhook from history
-// rows just written, resets the count on success, and disables the webhooks
-// that cross the configured limits. Rows of attempts that never reached the
-// network (a credential that does not decrypt) do not count. It returns the
-// webhooks it disabled.
-func (c *Client) trackHealth(ctx context.Context, pool gorm.ConnPool, rows []*historyRow) ([]WebhookDisabled, error) {
+// healthEvents are the changes trackHealth made that deserve a log line and
+// a hook call.
+type healthEvents struct {
+	disabled []WebhookDisabled
+	circuits []CircuitEvent
+	opened   []int64 // webhook ids whose circuit opened or was paused
+}
+
+// webhookHealth is what a batch of attempts says about one webhook.
+type webhookHealth struct {
+	id  int64
+	key webhookKey
+	// Failed attempts after the last success, and whether a success came
+	// first (then the count replaces the stored one).
+	fails     int
+	reset     bool
+	firstFail time.Time
+	// Endpoint failures after the last answer showing it up, and whether
+	// such an answer came.
+	down    int
+	up      bool
+	probed  bool // a probe of an open circuit was among the attempts
+	pause   time.Time
+	lastErr string
+}
+
+// trackHealth records what the attempts of rows (just written to history)
+// say about their webhooks: the consecutive failure count and failing-since
+// time (reset by any success), the circuit breaker (see circuit.go), and
+// auto-disabling past the configured limits. Rows of attempts that never
+// reached the network do not count. It runs in the caller's transaction.
+func (c *Client) trackHealth(ctx context.Context, pool gorm.ConnPool, rows []*historyRow) (healthEvents, error) {
+	var ev healthEvents
 	if !supportsReturning(c.db) {
-		return nil, nil
+		return ev, nil
 	}
-	type state struct {
-		key        webhookKey
-		prior      int
-		reset      bool
-		failures   int // failed attempts after the last success in rows
-		firstFail  time.Time
-		hasFailure bool
-	}
-	var order []webhookKey
-	states := map[webhookKey]*state{}
+	var order []int64
+	states := map[int64]*webhookHealth{}
 	for _, r := range rows {
 		if r.DurationUS == nil || r.webhookID == 0 {
 			continue
 		}
-		k := webhookKey{r.ScopeType, r.ScopeCode, r.WebhookCode}
-		s := states[k]
+		s := states[r.webhookID]
 		if s == nil {
-			s = &state{key: k, prior: r.priorFailures}
-			states[k] = s
-			order = append(order, k)
+			s = &webhookHealth{id: r.webhookID, key: webhookKey{r.ScopeType, r.ScopeCode, r.WebhookCode}}
+			states[r.webhookID] = s
+			order = append(order, r.webhookID)
 		}
 		if r.Success {
-			s.reset, s.failures, s.firstFail = true, 0, time.Time{}
-			continue
-		}
-		if s.failures == 0 {
-			s.firstFail = r.CreatedAt
-		}
-		s.failures++
-		s.hasFailure = true
-	}
-	var disabled []WebhookDisabled
-	for _, k := range order {
-		s := states[k]
-		if !s.hasFailure && s.prior == 0 {
-			continue // the common case: healthy and still healthy
-		}
-		where := " WHERE scope_type = ? AND scope_code = ? AND code = ?"
-		keyArgs := []any{k.scopeType, k.scopeCode, k.code}
-		if s.failures == 0 {
-			if _, err := pool.ExecContext(ctx, c.ph.rebind(`UPDATE webhook_webhook SET consecutive_failures = 0, failing_since = NULL`+where+` AND consecutive_failures <> 0`), keyArgs...); err != nil {
-				return disabled, fmt.Errorf("webhook: resetting the failure count of %s: %w", k.code, err)
-			}
-			continue
-		}
-		var q string
-		var args []any
-		if s.reset {
-			q = `UPDATE webhook_webhook SET consecutive_failures = ?, failing_since = ?` + where
-			args = append([]any{s.failures, s.firstFail}, keyArgs...)
+			s.reset, s.fails, s.firstFail = true, 0, time.Time{}
 		} else {
-			q = `UPDATE webhook_webhook SET consecutive_failures = consecutive_failures + ?, failing_since = COALESCE(failing_since, ?)` + where
-			args = append([]any{s.failures, s.firstFail}, keyArgs...)
+			if s.fails == 0 {
+				s.firstFail = r.CreatedAt
+			}
+			s.fails++
+			if r.ErrorMessage != nil {
+				s.lastErr = *r.ErrorMessage
+			}
 		}
-		var count int
-		var since time.Time
-		var enabled any
-		err := pool.QueryRowContext(ctx, c.ph.rebind(q+` RETURNING consecutive_failures, failing_since, enable_webhook`), args...).Scan(&count, &since, &enabled)
-		if err != nil {
-			return disabled, fmt.Errorf("webhook: counting the failures of %s: %w", k.code, err)
+		if r.endpointDown {
+			s.down++
+		} else {
+			s.up, s.down = true, 0
 		}
-		if !truthy(enabled) {
-			continue
+		s.probed = s.probed || r.probe
+		if r.pauseFor > 0 {
+			if until := r.CreatedAt.Add(min(r.pauseFor, MaxRetryAfter)); until.After(s.pause) {
+				s.pause = until
+			}
 		}
-		var reason string
-		switch {
-		case c.cfg.DisableAfterFailures > 0 && count >= c.cfg.DisableAfterFailures:
-			reason = fmt.Sprintf("disabled after %d consecutive failed attempts", count)
-		case c.cfg.DisableAfterFailingFor > 0 && !since.IsZero() && c.now().Sub(since) >= c.cfg.DisableAfterFailingFor:
-			reason = fmt.Sprintf("disabled after failing since %s (longer than %s)", since.UTC().Format(time.RFC3339), c.cfg.DisableAfterFailingFor)
-		default:
-			continue
-		}
-		if _, err := pool.ExecContext(ctx, c.ph.rebind(`UPDATE webhook_webhook SET enable_webhook = ?, disabled_reason = ?`+where), append([]any{false, reason}, keyArgs...)...); err != nil {
-			return disabled, fmt.Errorf("webhook: disabling %s: %w", k.code, err)
-		}
-		disabled = append(disabled, WebhookDisabled{
-			Scope: Scope{k.scopeType, k.scopeCode}, WebhookCode: k.code, Reason: reason,
-			ConsecutiveFailures: count, FailingSince: since,
-		})
 	}
-	return disabled, nil
+	for _, id := range order {
+		if err := c.trackWebhook(ctx, pool, states[id], &ev); err != nil {
+			return ev, err
+		}
+	}
+	return ev, nil
 }
 
-// notifyDisabled logs and reports the webhooks trackHealth disabled.
-func (c *Client) notifyDisabled(ctx context.Context, disabled []WebhookDisabled) {
-	for _, d := range disabled {
+func (c *Client) trackWebhook(ctx context.Context, pool gorm.ConnPool, s *webhookHealth, ev *healthEvents) error {
+	exec := func(q string, args ...any) (int64, error) {
+		res, err := pool.ExecContext(ctx, c.ph.rebind(q), args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	now := c.now().UTC()
+	var set string
+	var args []any
+	switch {
+	case s.fails == 0:
+		set = "consecutive_failures = 0, failing_since = NULL"
+	case s.reset:
+		set, args = "consecutive_failures = ?, failing_since = ?", []any{s.fails, s.firstFail}
+	default:
+		set, args = "consecutive_failures = consecutive_failures + ?, failing_since = COALESCE(failing_since, ?)", []any{s.fails, s.firstFail}
+	}
+	if s.up {
+		set += ", circuit_failures = ?"
+	} else {
+		set += ", circuit_failures = circuit_failures + ?"
+	}
+	args = append(args, s.down, s.id)
+	q := "UPDATE webhook_webhook SET " + set + " WHERE id = ?"
+	if s.fails == 0 && s.down == 0 {
+		// The common case, a healthy webhook: write only if something is to
+		// be reset.
+		q += " AND (consecutive_failures <> 0 OR failing_since IS NOT NULL OR circuit_failures <> 0 OR circuit_open_until IS NOT NULL)"
+	}
+	var (
+		count, cfails, probes int
+		since, openUntil      sql.NullTime
+		enabled               any
+	)
+	err := pool.QueryRowContext(ctx, c.ph.rebind(q+" RETURNING consecutive_failures, failing_since, enable_webhook, circuit_failures, circuit_open_until, circuit_probes"), args...).
+		Scan(&count, &since, &enabled, &cfails, &openUntil, &probes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // healthy and still healthy, or deleted meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("webhook: recording the health of %s: %w", s.key.code, err)
+	}
+	scope := Scope{s.key.scopeType, s.key.scopeCode}
+
+	// The circuit breaker.
+	switch {
+	case !s.pause.IsZero() && s.pause.After(now):
+		reason := fmt.Sprintf("the endpoint asked for a pause until %s (Retry-After)", s.pause.Format(time.RFC3339))
+		if _, err := exec(`UPDATE webhook_webhook SET circuit_open_until = CASE WHEN circuit_open_until IS NULL OR circuit_open_until < ? THEN ? ELSE circuit_open_until END,
+				circuit_opened_at = COALESCE(circuit_opened_at, ?), circuit_reason = ? WHERE id = ?`, s.pause, s.pause, now, reason, s.id); err != nil {
+			return fmt.Errorf("webhook: pausing %s: %w", s.key.code, err)
+		}
+		ev.opened = append(ev.opened, s.id)
+		if !openUntil.Valid {
+			ev.circuits = append(ev.circuits, CircuitEvent{Scope: scope, WebhookCode: s.key.code, State: CircuitOpen, Reason: reason, NextProbe: s.pause})
+		}
+	case s.up && s.down == 0 && openUntil.Valid:
+		n, err := exec(`UPDATE webhook_webhook SET circuit_open_until = NULL, circuit_opened_at = NULL, circuit_probes = 0, circuit_reason = NULL
+			WHERE id = ? AND circuit_open_until IS NOT NULL`, s.id)
+		if err != nil {
+			return fmt.Errorf("webhook: closing the circuit of %s: %w", s.key.code, err)
+		}
+		if n > 0 {
+			ev.circuits = append(ev.circuits, CircuitEvent{Scope: scope, WebhookCode: s.key.code, State: CircuitClosed, Reason: "the endpoint answered"})
+		}
+	case s.down > 0 && c.cfg.CircuitBreakAfter > 0:
+		if openUntil.Valid && s.probed {
+			next := now.Add(c.probeDelay(probes + 1))
+			if _, err := exec(`UPDATE webhook_webhook SET circuit_open_until = ?, circuit_probes = circuit_probes + 1 WHERE id = ?`, next, s.id); err != nil {
+				return fmt.Errorf("webhook: rescheduling the probe of %s: %w", s.key.code, err)
+			}
+			ev.opened = append(ev.opened, s.id)
+			c.log.Debug("webhook: circuit probe failed", "scope", scope.String(), "webhook", s.key.code, "next_probe", next, "err", s.lastErr)
+			break
+		}
+		if openUntil.Valid || cfails < c.cfg.CircuitBreakAfter {
+			break
+		}
+		next := now.Add(c.probeDelay(0))
+		reason := fmt.Sprintf("%d consecutive endpoint failures; last: %s", cfails, s.lastErr)
+		n, err := exec(`UPDATE webhook_webhook SET circuit_open_until = ?, circuit_opened_at = ?, circuit_probes = 0, circuit_reason = ?
+			WHERE id = ? AND circuit_open_until IS NULL`, next, now, reason, s.id)
+		if err != nil {
+			return fmt.Errorf("webhook: opening the circuit of %s: %w", s.key.code, err)
+		}
+		if n > 0 {
+			ev.opened = append(ev.opened, s.id)
+			ev.circuits = append(ev.circuits, CircuitEvent{Scope: scope, WebhookCode: s.key.code, State: CircuitOpen, Reason: reason, NextProbe: next})
+		}
+	}
+
+	// Auto-disable, the last resort after a long outage.
+	if s.fails == 0 || !truthy(enabled) {
+		return nil
+	}
+	var reason string
+	switch {
+	case c.cfg.DisableAfterFailures > 0 && count >= c.cfg.DisableAfterFailures:
+		reason = fmt.Sprintf("disabled after %d consecutive failed attempts", count)
+	case c.cfg.DisableAfterFailingFor > 0 && since.Valid && now.Sub(since.Time) >= c.cfg.DisableAfterFailingFor:
+		reason = fmt.Sprintf("disabled after failing since %s (longer than %s)", since.Time.UTC().Format(time.RFC3339), c.cfg.DisableAfterFailingFor)
+	default:
+		return nil
+	}
+	if _, err := exec(`UPDATE webhook_webhook SET enable_webhook = ?, disabled_reason = ? WHERE id = ?`, false, reason, s.id); err != nil {
+		return fmt.Errorf("webhook: disabling %s: %w", s.key.code, err)
+	}
+	if _, err := exec(`UPDATE webhook_delivery SET status = ?, last_error = ?, finished_at = ?, next_attempt_at = ?
+		WHERE scope_type = ? AND scope_code = ? AND webhook_code = ? AND status = ? AND lease_owner IS NULL`,
+		StatusCancelled, "the webhook was disabled: "+reason, now, now, s.key.scopeType, s.key.scopeCode, s.key.code, StatusPending); err != nil {
+		return fmt.Errorf("webhook: cancelling the deliveries of disabled %s: %w", s.key.code, err)
+	}
+	ev.disabled = append(ev.disabled, WebhookDisabled{
+		Scope: scope, WebhookCode: s.key.code, Reason: reason,
+		ConsecutiveFailures: count, FailingSince: since.Time,
+	})
+	return nil
+}
+
+// notifyHealth logs and reports what trackHealth changed.
+func (c *Client) notifyHealth(ctx context.Context, ev healthEvents) {
+	for _, e := range ev.circuits {
+		if e.State == CircuitOpen {
+			c.log.Warn("webhook: circuit opened", "scope", e.Scope.String(), "webhook", e.WebhookCode, "reason", e.Reason, "next_probe", e.NextProbe)
+		} else {
+			c.log.Info("webhook: circuit closed", "scope", e.Scope.String(), "webhook", e.WebhookCode)
+		}
+		if h := c.cfg.Hooks.CircuitChanged; h != nil {
+			c.hook("CircuitChanged", func() { h(ctx, e) })
+		}
+	}
+	for _, d := range ev.disabled {
 		c.log.Warn("webhook: webhook disabled", "scope", d.Scope.String(), "webhook", d.WebhookCode, "reason", d.Reason)
 		if h := c.cfg.Hooks.WebhookDisabled; h != nil {
 			c.hook("WebhookDisabled", func() { h(ctx, d) })

@@ -248,16 +248,16 @@ func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
 	}
 	// This caller writes batch b.
 	b.err = c.insertHistory(context.WithoutCancel(ctx), b.rows)
-	var disabled []WebhookDisabled
+	var ev healthEvents
 	if b.err == nil {
 		var err error
-		disabled, err = c.trackHealth(context.WithoutCancel(ctx), c.db.Statement.ConnPool, b.rows)
+		ev, err = c.trackHealth(context.WithoutCancel(ctx), c.db.Statement.ConnPool, b.rows)
 		if err != nil {
 			c.log.Error("webhook: tracking webhook failures failed", "err", err)
 		}
 	}
 	close(b.done)
-	c.notifyDisabled(ctx, disabled)
+	c.notifyHealth(ctx, ev)
 	g.mu.Lock()
 	if n := g.next; n != nil {
 		g.next = nil

@@ -26,6 +26,10 @@ type Hooks struct {
 	// kept failing (Config.DisableAfterFailures, DisableAfterFailingFor).
 	// It is never silent: the event is also logged at warning level.
 	WebhookDisabled func(ctx context.Context, d WebhookDisabled)
+	// CircuitChanged is called when a webhook's circuit breaker opens
+	// (repeated endpoint failures, or a pause asked for with Retry-After)
+	// or closes again. It is also logged.
+	CircuitChanged func(ctx context.Context, e CircuitEvent)
 }
 
 // BroadcastInfo describes a broadcast to the hooks.

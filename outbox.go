@@ -36,14 +36,14 @@ const (
 // deliveryRow is one delivery of the outbox: an event snapshot bound for one
 // webhook, identified by its scope and code.
 type deliveryRow struct {
-	ID             int64      `gorm:"column:id;primaryKey;autoIncrement"`
+	ID             int64      `gorm:"column:id;primaryKey;autoIncrement;index:webhook_delivery_queue,priority:5"`
 	DeliveryID     string     `gorm:"column:delivery_id;type:varchar(64);not null;index:webhook_delivery_delivery_id"`
 	EventCode      string     `gorm:"column:event_code;type:varchar(255);not null"`
-	ScopeType      string     `gorm:"column:scope_type;type:varchar(64);not null;index:webhook_delivery_webhook,priority:1"`
-	ScopeCode      string     `gorm:"column:scope_code;type:varchar(64);not null;index:webhook_delivery_webhook,priority:2"`
-	WebhookCode    string     `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_delivery_webhook,priority:3"`
+	ScopeType      string     `gorm:"column:scope_type;type:varchar(64);not null;index:webhook_delivery_queue,priority:1"`
+	ScopeCode      string     `gorm:"column:scope_code;type:varchar(64);not null;index:webhook_delivery_queue,priority:2"`
+	WebhookCode    string     `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_delivery_queue,priority:3"`
 	Payload        []byte     `gorm:"column:payload;type:text;not null"` // the "event" object, byte for byte (text, not jsonb, which would reorder keys)
-	Status         string     `gorm:"column:status;type:varchar(16);not null;index:webhook_delivery_due,priority:1;index:webhook_delivery_webhook,priority:4"`
+	Status         string     `gorm:"column:status;type:varchar(16);not null;index:webhook_delivery_due,priority:1;index:webhook_delivery_queue,priority:4"`
 	Attempts       int        `gorm:"column:attempts;type:integer;not null;default:0"`
 	NextAttemptAt  time.Time  `gorm:"column:next_attempt_at;not null;index:webhook_delivery_due,priority:2"` // of a finished delivery: when it finished (for pruning through the same index)
 	LeaseOwner     *string    `gorm:"column:lease_owner;type:varchar(32)"`
@@ -204,7 +204,7 @@ func (c *Client) Redeliver(ctx context.Context, deliveryID string) error {
 	now := c.now().UTC()
 	res := c.dbCtx(ctx).Exec(`UPDATE webhook_delivery SET status = ?, attempts = 0, next_attempt_at = ?,
 			finished_at = NULL, last_error = NULL, last_status_code = NULL
-		WHERE delivery_id = ? AND (lease_until IS NULL OR lease_until < ?)`, StatusPending, now, deliveryID, now)
+		WHERE delivery_id = ? AND lease_owner IS NULL`, StatusPending, now, deliveryID)
 	if res.Error != nil {
 		return fmt.Errorf("webhook: redelivering %s: %w", deliveryID, res.Error)
 	}
@@ -347,13 +347,12 @@ func (c *Client) Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, e
 	if err := db.Order("id DESC").Limit(min(limit, MaxHistoryLimit)).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("webhook: loading deliveries: %w", err)
 	}
-	now := c.now()
 	out := make([]Delivery, len(rows))
 	for i, r := range rows {
 		d := Delivery{
 			ID: r.ID, DeliveryID: r.DeliveryID, EventCode: r.EventCode, ScopeType: r.ScopeType, ScopeCode: r.ScopeCode,
 			WebhookCode: r.WebhookCode, Status: r.Status, Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt,
-			Leased: r.LeaseUntil != nil && r.LeaseUntil.After(now), CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt,
+			Leased: r.LeaseOwner != nil, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt,
 		}
 		if r.LastStatusCode != nil {
 			d.LastStatusCode = *r.LastStatusCode

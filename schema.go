@@ -81,6 +81,12 @@ type webhookRow struct {
 	ConsecutiveFailures int        `gorm:"column:consecutive_failures;type:integer;not null;default:0"`
 	FailingSince        *time.Time `gorm:"column:failing_since"`
 	DisabledReason      *string    `gorm:"column:disabled_reason;type:text"`
+	// The circuit breaker, shared by every instance (see circuit.go).
+	CircuitFailures  int        `gorm:"column:circuit_failures;type:integer;not null;default:0"`
+	CircuitOpenUntil *time.Time `gorm:"column:circuit_open_until"`
+	CircuitOpenedAt  *time.Time `gorm:"column:circuit_opened_at"`
+	CircuitProbes    int        `gorm:"column:circuit_probes;type:integer;not null;default:0"`
+	CircuitReason    *string    `gorm:"column:circuit_reason;type:text"`
 }
 
 func (webhookRow) TableName() string { return "webhook_webhook" }
@@ -119,8 +125,11 @@ type historyRow struct {
 	DurationUS   *int64  `gorm:"column:duration_us"`
 	ErrorMessage *string `gorm:"column:error_message;type:text"`
 
-	webhookID     int64 `gorm:"-"` // the webhook's row, for failure tracking; not stored
-	priorFailures int   `gorm:"-"` // the webhook's consecutive failures before this attempt
+	webhookID int64 `gorm:"-"` // the webhook's row, for failure tracking; not stored
+	// How the attempt bears on the circuit breaker; not stored.
+	endpointDown bool          // a network failure, a timeout, 5xx or 429
+	pauseFor     time.Duration // a 429 or 503 asked for this pause (Retry-After)
+	probe        bool          // the attempt probed an open circuit
 }
 
 func (historyRow) TableName() string { return "webhook_history" }
@@ -137,6 +146,11 @@ var addedColumns = []struct {
 	{&webhookRow{}, "ConsecutiveFailures"},
 	{&webhookRow{}, "FailingSince"},
 	{&webhookRow{}, "DisabledReason"},
+	{&webhookRow{}, "CircuitFailures"},
+	{&webhookRow{}, "CircuitOpenUntil"},
+	{&webhookRow{}, "CircuitOpenedAt"},
+	{&webhookRow{}, "CircuitProbes"},
+	{&webhookRow{}, "CircuitReason"},
 }
 
 // compositeIndexes are the Python package's indexes over several columns,
@@ -191,7 +205,7 @@ func (c *Client) Migrate(ctx context.Context) error {
 func migrate(db *gorm.DB) error {
 	m := db.Migrator()
 	dialect := db.Dialector.Name()
-	models := []any{&eventRow{}, &webhookRow{}, &subscriptionRow{}, &scopeRow{}, &historyRow{}, &deliveryRow{}}
+	models := []any{&eventRow{}, &webhookRow{}, &subscriptionRow{}, &scopeRow{}, &historyRow{}, &deliveryRow{}, &instanceRow{}}
 	for _, model := range models {
 		stmt := &gorm.Statement{DB: db}
 		if err := stmt.Parse(model); err != nil {
@@ -242,6 +256,13 @@ func migrate(db *gorm.DB) error {
 			q := fmt.Sprintf("CREATE INDEX %s ON %s (%s)", ci.name(dialect), table, strings.Join(ci.columns, ", "))
 			if err := db.Exec(q).Error; err != nil {
 				return fmt.Errorf("webhook: migrate: creating index %s: %w", ci.name(dialect), err)
+			}
+		}
+		if table == "webhook_delivery" && have != nil && have["scope_type,scope_code,webhook_code,status"] == "webhook_delivery_webhook" {
+			// Version 0.1's queue index, superseded by webhook_delivery_queue
+			// (which ends with the id, for per-webhook FIFO claims).
+			if err := db.Exec("DROP INDEX webhook_delivery_webhook").Error; err != nil {
+				return fmt.Errorf("webhook: migrate: dropping index webhook_delivery_webhook: %w", err)
 			}
 		}
 	}

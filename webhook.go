@@ -113,11 +113,40 @@ type Config struct {
 	// DefaultPollInterval.
 	PollInterval time.Duration
 
-	// LeaseDuration is how long a claimed delivery is reserved to the
-	// instance that claimed it. If the instance dies, the delivery is
-	// claimable again after it: it must exceed the longest webhook timeout.
-	// Defaults to DefaultLeaseDuration.
+	// LeaseDuration bounds how long the deliveries of an instance that died
+	// stay reserved to it. A live instance renews its leases with one
+	// heartbeat every LeaseDuration/4, however long its requests take; the
+	// deliveries of an instance whose heartbeat is older than LeaseDuration
+	// (claimed but unsent, or in flight) are claimable by any instance.
+	// Keep the clocks of instances sharing a database within a fraction of
+	// it. Defaults to DefaultLeaseDuration.
 	LeaseDuration time.Duration
+
+	// MaxInFlightPerWebhook caps how many durable deliveries of one webhook
+	// an instance sends at once (WebhookConfig.MaxInFlight overrides it per
+	// webhook), so that an endpoint that hangs holds at most that many
+	// workers and every other webhook keeps the rest. Claims are fair
+	// across webhooks: a backlog of one does not delay another's. Defaults
+	// to a quarter of Workers (at least 1).
+	MaxInFlightPerWebhook int
+
+	// CircuitBreakAfter is the number of consecutive endpoint failures
+	// (network errors, timeouts, 5xx and 429 answers) that open a webhook's
+	// circuit breaker: its deliveries then wait, without spending attempts,
+	// while single probes, spaced from CircuitProbeInterval doubling up to
+	// CircuitMaxProbeInterval, test the endpoint; the first answer closes
+	// it. The state is shared by all instances through the database.
+	// Defaults to DefaultCircuitBreakAfter; a negative value turns the
+	// breaker off (a Retry-After pause still applies).
+	CircuitBreakAfter int
+
+	// CircuitProbeInterval is the delay before the first probe of an open
+	// circuit. Defaults to DefaultCircuitProbeInterval.
+	CircuitProbeInterval time.Duration
+
+	// CircuitMaxProbeInterval caps the delay between probes. Defaults to
+	// DefaultCircuitMaxProbeInterval.
+	CircuitMaxProbeInterval time.Duration
 
 	// RetryPolicy schedules the retries of the durable path. Defaults to
 	// DefaultRetryPolicy.
@@ -175,8 +204,9 @@ const (
 	DefaultClaimBatch = 200
 	// DefaultPollInterval is the default Config.PollInterval.
 	DefaultPollInterval = 250 * time.Millisecond
-	// DefaultLeaseDuration is the default Config.LeaseDuration.
-	DefaultLeaseDuration = 5 * time.Minute
+	// DefaultLeaseDuration is the default Config.LeaseDuration: the
+	// deliveries of a crashed instance are sent again within it.
+	DefaultLeaseDuration = 20 * time.Second
 )
 
 // Client sends webhooks and manages their configuration in the database. It
@@ -236,12 +266,20 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("%w: Workers, ClaimBatch and DisableAfterFailures must not be negative", ErrInvalidConfig)
 	case cfg.PollInterval < 0 || cfg.LeaseDuration < 0 || cfg.DisableAfterFailingFor < 0 || cfg.RetainHistory < 0:
 		return nil, fmt.Errorf("%w: PollInterval, LeaseDuration, DisableAfterFailingFor and RetainHistory must not be negative", ErrInvalidConfig)
+	case cfg.MaxInFlightPerWebhook < 0 || cfg.CircuitProbeInterval < 0 || cfg.CircuitMaxProbeInterval < 0:
+		return nil, fmt.Errorf("%w: MaxInFlightPerWebhook, CircuitProbeInterval and CircuitMaxProbeInterval must not be negative", ErrInvalidConfig)
+	case cfg.LeaseDuration != 0 && cfg.LeaseDuration < time.Second:
+		return nil, fmt.Errorf("%w: LeaseDuration %s is too short for a heartbeat: use 1s or more (the default is %s)", ErrInvalidConfig, cfg.LeaseDuration, DefaultLeaseDuration)
 	}
 	orDefault(&cfg.MaxPayloadBytes, DefaultMaxPayloadBytes)
 	orDefault(&cfg.Workers, DefaultWorkers)
 	orDefault(&cfg.ClaimBatch, DefaultClaimBatch)
 	orDefault(&cfg.PollInterval, DefaultPollInterval)
 	orDefault(&cfg.LeaseDuration, DefaultLeaseDuration)
+	orDefault(&cfg.MaxInFlightPerWebhook, max(1, cfg.Workers/4))
+	orDefault(&cfg.CircuitBreakAfter, DefaultCircuitBreakAfter)
+	orDefault(&cfg.CircuitProbeInterval, DefaultCircuitProbeInterval)
+	orDefault(&cfg.CircuitMaxProbeInterval, DefaultCircuitMaxProbeInterval)
 	orDefault(&cfg.Timeout, DefaultTimeout)
 	orDefault(&cfg.MaxConcurrency, DefaultMaxConcurrency)
 	orDefault(&cfg.MaxResponseBodyBytes, DefaultMaxResponseBodyBytes)
@@ -249,9 +287,7 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	if cfg.RetryPolicy == nil {
 		cfg.RetryPolicy = DefaultRetryPolicy
 	}
-	if cfg.LeaseDuration <= cfg.Timeout {
-		return nil, fmt.Errorf("%w: LeaseDuration (%s) must exceed Timeout (%s), or a slow request could be sent twice", ErrInvalidConfig, cfg.LeaseDuration, cfg.Timeout)
-	}
+	cfg.CircuitMaxProbeInterval = max(cfg.CircuitMaxProbeInterval, cfg.CircuitProbeInterval)
 	c := &Client{
 		db:             db.Session(&gorm.Session{PrepareStmt: true, SkipDefaultTransaction: true}),
 		callerDB:       db,

@@ -15,16 +15,18 @@ import (
 
 // Column sizes of the Python package's tables.
 const (
-	maxCodeLen      = 255
-	maxNameLen      = 255
-	maxEndpointLen  = 200
-	maxScopeLen     = 64
-	maxDeliveryID   = 64
-	maxRetryTimes   = 20
-	legacyRetries   = 2               // the Python package's retry_times when unset
-	legacyInterval  = 2 * time.Second // the Python package's interval when unset
-	contentTypeJSON = "application/json"
-	contentTypeForm = "application/x-www-form-urlencoded"
+	maxCodeLen     = 255
+	maxNameLen     = 255
+	maxEndpointLen = 200
+	maxScopeLen    = 64
+	maxDeliveryID  = 64
+	maxRetryTimes  = 20
+	// maxInFlightLimit bounds WebhookConfig.MaxInFlight.
+	maxInFlightLimit = 10000
+	legacyRetries    = 2               // the Python package's retry_times when unset
+	legacyInterval   = 2 * time.Second // the Python package's interval when unset
+	contentTypeJSON  = "application/json"
+	contentTypeForm  = "application/x-www-form-urlencoded"
 )
 
 // WebhookConfig is one endpoint configuration inside a scope: where to send,
@@ -77,6 +79,21 @@ type WebhookConfig struct {
 	// RotateSigningSecret adds a new one and retires the old ones after a
 	// grace period.
 	SigningSecrets []string
+	// Ordered delivers this webhook's durable deliveries one at a time, in
+	// the order they were enqueued: the next is sent once the previous one
+	// succeeded or finally failed, so a failing delivery holds back only
+	// this webhook. Broadcast is not affected. Stored in extra_info as
+	// "ordered".
+	Ordered bool
+	// RateLimit caps the requests per second sent to this webhook by each
+	// instance (durable deliveries wait for their turn; Broadcast waits
+	// too). Zero means no limit. Stored in extra_info as "rate_limit".
+	RateLimit float64
+	// MaxInFlight caps how many durable deliveries of this webhook one
+	// instance sends at once. Zero means Config.MaxInFlightPerWebhook; an
+	// ordered webhook always has one. Stored in extra_info as
+	// "max_in_flight".
+	MaxInFlight int
 }
 
 // Header is a custom request header. Its value is encrypted at rest and
@@ -115,6 +132,10 @@ type storedExtra struct {
 	// SigningSecrets is this library's addition: encrypted Standard
 	// Webhooks secrets, the current one first, retired ones with an expiry.
 	SigningSecrets []storedSecret `json:"signing_secrets,omitempty"`
+	// Delivery controls of this library: ordering, rate limit, in-flight cap.
+	Ordered     bool     `json:"ordered,omitempty"`
+	RateLimit   *float64 `json:"rate_limit,omitempty"`
+	MaxInFlight *int     `json:"max_in_flight,omitempty"`
 }
 
 type storedSecret struct {
@@ -195,6 +216,28 @@ func parseStoredExtra(raw []byte) (storedExtra, error) {
 			}
 		case "signing_secrets":
 			se.SigningSecrets, err = parseStoredSecrets(v)
+		case "ordered":
+			b, ok := v.(bool)
+			if !ok {
+				err = fmt.Errorf("is %s, want a boolean", jsonKind(v))
+			}
+			se.Ordered = b
+		case "rate_limit":
+			se.RateLimit, err = parseNumber(v)
+			if err == nil && (*se.RateLimit < 0 || math.IsInf(*se.RateLimit, 0)) {
+				err = fmt.Errorf("is %v, want a number ≥ 0", *se.RateLimit)
+			}
+		case "max_in_flight":
+			var f *float64
+			f, err = parseNumber(v)
+			if err == nil {
+				if *f != math.Trunc(*f) || *f < 0 || *f > maxInFlightLimit {
+					err = fmt.Errorf("is %v, want a whole number from 0 to %d", *f, maxInFlightLimit)
+				} else {
+					n := int(*f)
+					se.MaxInFlight = &n
+				}
+			}
 		case "verify":
 			switch b := v.(type) {
 			case bool:
@@ -496,6 +539,10 @@ func (wh *WebhookConfig) validate() string {
 		return fmt.Sprintf("retry times %d is out of range 0..%d", wh.RetryTimes, maxRetryTimes)
 	case wh.RetryInterval < 0:
 		return "retry interval is negative"
+	case wh.RateLimit < 0 || math.IsNaN(wh.RateLimit) || math.IsInf(wh.RateLimit, 0):
+		return "rate limit must be a number of requests per second ≥ 0 (0 for none)"
+	case wh.MaxInFlight < 0 || wh.MaxInFlight > maxInFlightLimit:
+		return fmt.Sprintf("max in flight %d is out of range 0..%d", wh.MaxInFlight, maxInFlightLimit)
 	}
 	return ""
 }
@@ -642,6 +689,15 @@ func (c *Client) encodeExtra(wh *WebhookConfig, prev *storedExtra) ([]byte, erro
 		f := false
 		se.Verify = &f
 	}
+	se.Ordered = wh.Ordered
+	if wh.RateLimit > 0 {
+		r := wh.RateLimit
+		se.RateLimit = &r
+	}
+	if wh.MaxInFlight > 0 {
+		n := wh.MaxInFlight
+		se.MaxInFlight = &n
+	}
 	if len(wh.Params) > 0 {
 		se.Params = make(map[string]any, len(wh.Params))
 		for k, v := range wh.Params {
@@ -738,6 +794,13 @@ func (c *Client) decodeWebhook(row *webhookRow) (WebhookConfig, error) {
 		wh.RetryInterval = fromSeconds(se.Interval)
 	}
 	wh.InsecureSkipVerify = se.Verify != nil && !*se.Verify
+	wh.Ordered = se.Ordered
+	if se.RateLimit != nil {
+		wh.RateLimit = *se.RateLimit
+	}
+	if se.MaxInFlight != nil {
+		wh.MaxInFlight = *se.MaxInFlight
+	}
 	if len(se.Params) > 0 {
 		wh.Params = make(map[string]string, len(se.Params))
 		for k, v := range se.Params {

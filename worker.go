@@ -7,10 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
 	"gorm.io/gorm"
 )
 
@@ -19,32 +22,66 @@ import (
 var ErrWorkersRunning = errors.New("webhook: workers already started")
 
 // worker claims due deliveries of the outbox, sends them and records the
-// outcome. One claimer goroutine leases batches of due rows, Config.Workers
-// sender goroutines send them, and one completer goroutine writes the
-// outcomes of many deliveries (history rows, new statuses, retry times) in
-// one transaction.
+// outcome.
+//
+// One goroutine (run) owns the scheduling state and is the worker's only
+// database writer: in one transaction at a time it records the outcomes that
+// came back, gives back deliveries it will not send, and claims what the
+// instance can start soon. Claims are per webhook (at most a few of each),
+// so a backlog of one webhook never hides another's deliveries. Claimed
+// deliveries wait in one lane per webhook; run starts them round robin
+// across lanes, each lane within its cap of requests in flight (and its
+// rate limit), so an endpoint that hangs holds only its own share of the
+// workers. A heartbeat goroutine keeps the instance's row in
+// webhook_instance fresh: while it is, the instance's leases hold however
+// long its requests take; once it is older than the lease duration (the
+// process died), any instance may claim them.
 type worker struct {
 	c     *Client
-	owner string // lease owner: unique per Start
+	owner string // lease owner and instance id: unique per Start
 
-	ctx    context.Context // cancelled to abort requests in flight
-	cancel context.CancelFunc
+	ctx      context.Context // requests; cancelled to abort them
+	cancel   context.CancelFunc
+	dbctx    context.Context // database calls; cancelled when Stop gives up
+	dbcancel context.CancelFunc
 
-	slots   chan struct{} // one token per delivery claimed and not yet sent
-	jobs    chan *job
-	results chan *jobResult
-	stop    chan struct{} // closed by Stop: claim no more
-	done    chan struct{} // closed when every goroutine returned
-
+	results  chan *jobResult
+	stop     chan struct{} // closed by Stop: claim no more
+	done     chan struct{} // closed when run returned
 	stopOnce sync.Once
-	pending  []*jobResult // an outcome received while waiting; written next
+
+	lastBeat atomic.Int64 // time.Now().UnixNano() of the last heartbeat that committed
+	held     atomic.Int64 // deliveries leased and not yet recorded, for Stop's log
+
+	// Owned by run.
+	lanes           map[int64]*lane
+	ready           []*lane // lanes with queued jobs, in round-robin order
+	queued          int
+	inFlight        int
+	retriesInFlight int
+	pending         []*jobResult // outcomes not yet written
+	giveBack        []*job       // claimed deliveries to release unsent
+	rewrite         bool         // the last write failed: it may have committed, check before writing again
+	wakeAt          time.Time    // a rate limit's next token
+}
+
+// lane holds the claimed deliveries of one webhook.
+type lane struct {
+	id       int64
+	queue    []*job
+	inFlight int
+	limit    int
+	ordered  bool
+	rate     float64
+	limiter  *rate.Limiter
 }
 
 type job struct {
-	claimed time.Time // when it was claimed, by the local clock
-	row     deliveryRow
-	target  *target // nil when the webhook is gone or disabled
-	reason  string  // why target is nil
+	claimedAt time.Time // by the client's clock
+	row       deliveryRow
+	target    *target // nil when the webhook is gone or disabled
+	reason    string  // why target is nil
+	probe     bool    // the single delivery that probes an open circuit
 }
 
 type outcome int
@@ -70,13 +107,19 @@ type jobResult struct {
 // Enqueue and EnqueueTx persisted, retry on the schedule of
 // Config.RetryPolicy, and record history. Any number of instances may run
 // workers on one PostgreSQL database: deliveries are claimed with FOR UPDATE
-// SKIP LOCKED under a lease, so none is sent twice while its lease holds. On
-// SQLite, run workers in one process (claims are atomic there too, but
-// SQLite serves one node). The workers run until Stop is called or ctx is
-// cancelled (which aborts requests in flight and releases them).
+// SKIP LOCKED under a lease kept alive by the instance's heartbeat, so none
+// is sent twice while its instance lives, and those of an instance that
+// died are sent by the others within Config.LeaseDuration. On SQLite, run
+// workers in one process (SQLite serves one node).
 //
-// Deliveries are not ordered: two deliveries to one endpoint may arrive in
-// either order, and a retried one after later ones.
+// Each webhook gets at most Config.MaxInFlightPerWebhook requests at once
+// and its own circuit breaker (Config.CircuitBreakAfter), so that one
+// failing endpoint does not slow the others. Deliveries are not ordered
+// unless the webhook is (WebhookConfig.Ordered).
+//
+// Start registers the instance in the database first and returns that
+// error if it cannot. The workers run until Stop is called or ctx is
+// cancelled (which aborts requests in flight and releases them).
 func (c *Client) Start(ctx context.Context) error {
 	switch c.db.Dialector.Name() {
 	case dialectSQLite, dialectPostgres:
@@ -91,39 +134,37 @@ func (c *Client) Start(ctx context.Context) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	w := &worker{
-		c:     c,
-		owner: hex.EncodeToString(b[:]),
-		// Up to Workers requests in flight and a claim's worth waiting for
-		// a sender, so that a sender never waits for a claim.
-		slots: make(chan struct{}, c.cfg.Workers+c.cfg.ClaimBatch),
-		jobs:  make(chan *job, c.cfg.Workers+c.cfg.ClaimBatch),
-		// Outcomes wait here while the previous batch is written, so that
-		// one transaction records many deliveries.
-		results: make(chan *jobResult, 2*(c.cfg.Workers+c.cfg.ClaimBatch)),
+		c:       c,
+		owner:   hex.EncodeToString(b[:]),
+		results: make(chan *jobResult, c.cfg.Workers),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		lanes:   map[int64]*lane{},
 	}
-	w.ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	c.worker = w
-	var senders sync.WaitGroup
-	for range c.cfg.Workers {
-		senders.Add(1)
-		go func() {
-			defer senders.Done()
-			for j := range w.jobs {
-				r := w.send(j)
-				<-w.slots // the delivery stays leased until its outcome is written
-				c.wakeWorker()
-				w.results <- r
-			}
-		}()
-	}
-	go func() {
-		w.run()
-		close(w.jobs)
-		senders.Wait()
-		w.release()
+	base := context.WithoutCancel(ctx)
+	w.ctx, w.cancel = context.WithCancel(base)
+	w.dbctx, w.dbcancel = context.WithCancel(base)
+	if err := w.register(ctx); err != nil {
 		w.cancel()
+		w.dbcancel()
+		return err
+	}
+	c.worker = w
+	beatStop := make(chan struct{})
+	beatDone := make(chan struct{})
+	go func() {
+		defer close(beatDone)
+		w.heartbeat(beatStop)
+	}()
+	go func() {
+		clean := w.run()
+		close(beatStop)
+		<-beatDone
+		if clean {
+			w.unregister()
+		}
+		w.cancel()
+		w.dbcancel()
 		close(w.done)
 	}()
 	go func() {
@@ -134,15 +175,23 @@ func (c *Client) Start(ctx context.Context) error {
 		case <-w.done:
 		}
 	}()
-	c.log.Info("webhook: workers started", "workers", c.cfg.Workers, "owner", w.owner)
+	c.log.Info("webhook: workers started", "workers", c.cfg.Workers, "max_in_flight_per_webhook", c.cfg.MaxInFlightPerWebhook, "owner", w.owner)
 	return nil
 }
 
-// Stop stops the workers gracefully: no more deliveries are claimed, and
-// those in flight finish and are recorded. If ctx ends first, requests in
-// flight are aborted and their deliveries released for another attempt
-// (they are not counted as attempts), and Stop returns ctx's error once
-// that is done. Stop on a client whose workers do not run returns nil.
+// stopGrace is how long Stop waits, once its context ended, for aborted
+// requests to be released before it gives up on the database.
+const stopGrace = 500 * time.Millisecond
+
+// Stop stops the workers gracefully: no more deliveries are claimed, those
+// claimed but not started are released at once, and those in flight
+// finish and are recorded. If ctx ends first, requests in flight are
+// aborted and their deliveries released for another attempt (they are not
+// counted as attempts); if the database does not answer either, Stop still
+// returns shortly after ctx ends, logs how many deliveries it left leased,
+// and those are claimable again once the instance's heartbeat is
+// Config.LeaseDuration old. It returns ctx's error in both cases. Stop on a
+// client whose workers do not run returns nil.
 func (c *Client) Stop(ctx context.Context) error {
 	c.workerMu.Lock()
 	w := c.worker
@@ -157,7 +206,22 @@ func (c *Client) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 		w.cancel()
-		<-w.done
+		select {
+		case <-w.done:
+		case <-time.After(stopGrace):
+			w.dbcancel()
+			select {
+			case <-w.done:
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	select {
+	case <-w.done:
+	default:
+		c.log.Warn("webhook: workers stopped without recording everything: the database did not answer in time; "+
+			"their deliveries are claimable again once this instance's heartbeat is LeaseDuration old",
+			"owner", w.owner, "deliveries", w.held.Load(), "lease", c.cfg.LeaseDuration)
 	}
 	c.workerMu.Lock()
 	if c.worker == w {
@@ -170,6 +234,15 @@ func (c *Client) Stop(ctx context.Context) error {
 
 func (w *worker) halt() { w.stopOnce.Do(func() { close(w.stop) }) }
 
+func (w *worker) stopping() bool {
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
+}
+
 // wakeWorker makes idle workers of this process look for due deliveries now.
 func (c *Client) wakeWorker() {
 	select {
@@ -178,59 +251,164 @@ func (c *Client) wakeWorker() {
 	}
 }
 
-// run is the worker's only database writer: in one transaction at a time it
-// records the outcomes that came back from the senders and claims as many
-// due deliveries as there are free slots, so that one commit serves many
-// deliveries and the worker's writes never wait for each other.
-func (w *worker) run() {
+// dbTimeout bounds one database call of the workers, so that a database
+// that hangs never hangs them.
+func (w *worker) dbTimeout() time.Duration {
+	if w.stopping() && w.ctx.Err() != nil {
+		return time.Second
+	}
+	return max(w.c.cfg.LeaseDuration/2, time.Second)
+}
+
+// register writes the instance's row, its first heartbeat.
+func (w *worker) register(ctx context.Context) error {
+	c := w.c
+	host, _ := os.Hostname()
+	now := c.now().UTC()
+	row := instanceRow{ID: w.owner, Host: truncate(host, 255), PID: os.Getpid(), Version: Version, Workers: c.cfg.Workers, StartedAt: now, LastSeenAt: now}
+	ctx, cancel := context.WithTimeout(ctx, max(c.cfg.LeaseDuration/2, time.Second))
+	defer cancel()
+	if err := c.dbCtx(ctx).Create(&row).Error; err != nil {
+		return fmt.Errorf("webhook: starting the workers: cannot register this instance in webhook_instance (run Migrate first, and check that the database is writable): %w", err)
+	}
+	w.lastBeat.Store(time.Now().UnixNano())
+	return nil
+}
+
+func (w *worker) unregister() {
+	ctx, cancel := context.WithTimeout(w.dbctx, time.Second)
+	defer cancel()
+	_ = w.c.execRaw(ctx, "DELETE FROM webhook_instance WHERE id = ?", w.owner)
+}
+
+// heartbeat refreshes the instance's row every LeaseDuration/4 (every
+// second while that fails) until stop is closed. One statement renews every
+// lease the instance holds.
+func (w *worker) heartbeat(stop <-chan struct{}) {
+	c := w.c
+	interval := c.cfg.LeaseDuration / 4
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		err := w.beat(interval)
+		next := interval
+		switch {
+		case err != nil:
+			if !failing {
+				c.log.Error("webhook: heartbeat failed; deliveries are not started until it succeeds", "owner", w.owner, "err", err)
+			}
+			failing, next = true, min(time.Second, interval)
+		case failing:
+			c.log.Info("webhook: heartbeat recovered", "owner", w.owner)
+			failing = false
+		}
+		t.Reset(next)
+	}
+}
+
+func (w *worker) beat(timeout time.Duration) error {
+	c := w.c
+	ctx, cancel := context.WithTimeout(w.dbctx, timeout)
+	defer cancel()
+	now := c.now().UTC()
+	res, err := unprepared(c.db.Statement.ConnPool).ExecContext(ctx, c.ph.rebind("UPDATE webhook_instance SET last_seen_at = ? WHERE id = ?"), now, w.owner)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 { // removed as dead by an operator: come back
+		if err := w.register(ctx); err != nil {
+			return err
+		}
+	}
+	w.lastBeat.Store(time.Now().UnixNano())
+	return nil
+}
+
+// beatFresh reports whether the instance's heartbeat is recent enough for
+// its leases to be sure to hold through the start of a request.
+func (w *worker) beatFresh() bool {
+	return time.Since(time.Unix(0, w.lastBeat.Load())) < w.c.cfg.LeaseDuration/2
+}
+
+// sweepInterval is how often the workers cancel the pending deliveries of
+// webhooks that were deleted or disabled.
+func (w *worker) sweepInterval() time.Duration { return w.c.cfg.LeaseDuration }
+
+// run is the scheduler and the only database writer of the worker. It
+// returns true when it stopped with everything recorded.
+func (w *worker) run() bool {
 	c := w.c
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var lastPrune time.Time
-	outstanding := 0 // deliveries claimed whose outcome is not written yet
+	var lastPrune, lastSweep time.Time
+	failures := 0
 	for {
-		stopping := false
-		select {
-		case <-w.stop:
-			stopping = true
-		default:
+		if w.dbctx.Err() != nil {
+			return false // Stop gave up on the database
 		}
-		if stopping && outstanding == 0 {
-			return
+		stopping := w.stopping()
+		w.collect()
+		if stopping {
+			w.dropQueued()
+		} else {
+			w.dispatch()
 		}
-		if !stopping && c.cfg.RetainHistory > 0 && time.Since(lastPrune) > time.Hour {
-			lastPrune = time.Now()
-			if _, err := c.PruneHistory(w.ctx, c.cfg.RetainHistory); err != nil {
-				c.log.Error("webhook: automatic pruning failed", "err", err)
-			}
+		w.held.Store(int64(w.queued + w.inFlight + len(w.pending) + len(w.giveBack)))
+		if stopping && w.inFlight == 0 && len(w.pending) == 0 && len(w.giveBack) == 0 {
+			return true
 		}
-		batch := w.drainResults(nil)
-		want := 0
-		if !stopping {
-			want = min(cap(w.slots)-len(w.slots), c.cfg.ClaimBatch)
-		}
-		var jobs []*job
-		if len(batch) > 0 || want > 0 {
-			var err error
-			jobs, err = w.completeAndClaim(batch, want)
-			if err != nil {
-				c.log.Error("webhook: recording outcomes or claiming deliveries failed; leased deliveries will be sent again when their lease expires",
-					"outcomes", len(batch), "err", err)
-				jobs = nil
-				select { // do not spin on a failing database
-				case <-time.After(c.cfg.PollInterval):
-				case <-w.stop:
+		if !stopping && failures == 0 {
+			if c.cfg.RetainHistory > 0 && time.Since(lastPrune) > time.Hour {
+				lastPrune = time.Now()
+				if _, err := c.PruneHistory(w.dbctx, c.cfg.RetainHistory); err != nil {
+					c.log.Error("webhook: automatic pruning failed", "err", err)
 				}
 			}
-			outstanding -= len(batch)
-			for _, j := range jobs {
-				w.slots <- struct{}{}
-				w.jobs <- j
+			if time.Since(lastSweep) > w.sweepInterval() {
+				lastSweep = time.Now()
+				w.sweep()
 			}
-			outstanding += len(jobs)
 		}
-		if (want > 0 && len(jobs) == want) || len(batch) > 0 {
-			continue // more may be due, or more outcomes may be waiting
+		want := 0
+		if !stopping && failures == 0 && w.beatFresh() {
+			want = min(c.cfg.ClaimBatch, 2*c.cfg.Workers-w.queued-w.inFlight)
+		}
+		if len(w.pending) > 0 || len(w.giveBack) > 0 || want > 0 {
+			jobs, ev, err := w.transact(want)
+			if err != nil {
+				failures++
+				w.rewrite = true
+				if failures == 1 || failures%20 == 0 {
+					c.log.Error("webhook: recording outcomes or claiming deliveries failed; the outcomes are kept and written again",
+						"outcomes", len(w.pending), "failures", failures, "err", err)
+				}
+				w.pause(min(c.cfg.PollInterval<<min(failures, 6), 5*time.Second))
+				continue
+			}
+			if failures > 0 {
+				c.log.Info("webhook: recording outcomes works again", "failures", failures)
+				failures = 0
+			}
+			w.pending, w.giveBack, w.rewrite = nil, nil, false
+			for _, id := range ev.opened {
+				w.giveBackLane(id)
+			}
+			c.notifyHealth(w.ctx, ev)
+			w.accept(jobs)
+			if (want > 0 && len(jobs) >= want) || len(w.results) > 0 || len(w.giveBack) > 0 {
+				continue // more may be due, or outcomes are waiting
+			}
+		}
+		wait := c.cfg.PollInterval
+		if !w.wakeAt.IsZero() {
+			wait = max(min(wait, time.Until(w.wakeAt)), time.Millisecond)
+			w.wakeAt = time.Time{}
 		}
 		if !timer.Stop() {
 			select {
@@ -238,85 +416,326 @@ func (w *worker) run() {
 			default:
 			}
 		}
-		timer.Reset(c.cfg.PollInterval)
+		timer.Reset(wait)
 		select {
 		case <-w.stop:
-		case <-c.wake: // an Enqueue here, or a sender freed a slot
+		case <-w.dbctx.Done():
+		case <-c.wake: // an Enqueue here
 		case <-timer.C:
 		case r := <-w.results:
-			w.pending = append(w.pending, r)
+			w.received(r)
 		}
 	}
 }
 
-// drainResults returns the outcomes waiting, up to completeBatch.
-func (w *worker) drainResults(batch []*jobResult) []*jobResult {
-	batch = append(batch, w.pending...)
-	w.pending = w.pending[:0]
-	for len(batch) < completeBatch {
+// pause waits d while collecting outcomes, or until Stop.
+func (w *worker) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return
+		case <-w.stop:
+			if w.ctx.Err() != nil {
+				return
+			}
+			// A graceful stop keeps trying to record what was sent.
+			select {
+			case <-t.C:
+				return
+			case r := <-w.results:
+				w.received(r)
+			case <-w.dbctx.Done():
+				return
+			}
+		case <-w.dbctx.Done():
+			return
+		case r := <-w.results:
+			w.received(r)
+		}
+	}
+}
+
+// collect takes the outcomes that came back.
+func (w *worker) collect() {
+	for {
 		select {
 		case r := <-w.results:
-			batch = append(batch, r)
+			w.received(r)
 		default:
-			return batch
+			return
 		}
 	}
-	return batch
 }
 
-// completeAndClaim writes outcomes and claims up to n due deliveries in one
-// transaction.
-func (w *worker) completeAndClaim(batch []*jobResult, n int) ([]*job, error) {
+func (w *worker) received(r *jobResult) {
+	w.pending = append(w.pending, r)
+	if r.job.target == nil {
+		return // never started
+	}
+	w.inFlight--
+	if r.job.row.Attempts > 0 {
+		w.retriesInFlight--
+	}
+	if l := w.lanes[r.job.target.row.ID]; l != nil {
+		l.inFlight--
+		w.forgetIfIdle(l)
+	}
+}
+
+func (w *worker) forgetIfIdle(l *lane) {
+	if l.inFlight == 0 && len(l.queue) == 0 && l.limiter == nil {
+		delete(w.lanes, l.id)
+	}
+}
+
+// accept queues claimed jobs in their lanes.
+func (w *worker) accept(jobs []*job) {
 	c := w.c
+	for _, j := range jobs {
+		if j.target == nil {
+			w.pending = append(w.pending, &jobResult{job: j, outcome: outcomeCancelled, errText: j.reason})
+			continue
+		}
+		id := j.target.row.ID
+		l := w.lanes[id]
+		if l == nil {
+			l = &lane{id: id}
+			w.lanes[id] = l
+		}
+		wh := &j.target.wh
+		l.ordered = wh.Ordered
+		l.limit = c.cfg.MaxInFlightPerWebhook
+		if wh.MaxInFlight > 0 {
+			l.limit = wh.MaxInFlight
+		}
+		if l.ordered {
+			l.limit = 1
+		}
+		if wh.RateLimit != l.rate {
+			l.rate, l.limiter = wh.RateLimit, nil
+			if wh.RateLimit > 0 {
+				l.limiter = rate.NewLimiter(rate.Limit(wh.RateLimit), 1)
+			}
+		}
+		if len(l.queue) == 0 {
+			w.ready = append(w.ready, l)
+		}
+		l.queue = append(l.queue, j)
+		w.queued++
+	}
+	w.dispatch()
+}
+
+// dispatch starts queued jobs, round robin across lanes, while workers are
+// free: each lane within its cap and rate limit, retries within three
+// quarters of the workers so that first attempts always find some.
+func (w *worker) dispatch() {
+	c := w.c
+	if !w.beatFresh() {
+		return // the heartbeat is failing: our leases may lapse mid-request
+	}
+	maxRetries := max(1, c.cfg.Workers*3/4)
+	for w.inFlight < c.cfg.Workers && len(w.ready) > 0 {
+		started := false
+		for i := 0; i < len(w.ready) && w.inFlight < c.cfg.Workers; {
+			l := w.ready[i]
+			j := l.queue[0]
+			if l.inFlight >= l.limit || (j.row.Attempts > 0 && w.retriesInFlight >= maxRetries) || !w.allow(l) {
+				i++
+				continue
+			}
+			l.queue[0] = nil
+			l.queue = l.queue[1:]
+			w.queued--
+			l.inFlight++
+			w.inFlight++
+			if j.row.Attempts > 0 {
+				w.retriesInFlight++
+			}
+			started = true
+			go func() { w.results <- w.send(j) }()
+			if len(l.queue) == 0 {
+				w.ready = append(w.ready[:i], w.ready[i+1:]...)
+				continue
+			}
+			i++
+		}
+		if !started {
+			return
+		}
+	}
+}
+
+// allow takes a token of the lane's rate limit, or notes when the next comes.
+func (w *worker) allow(l *lane) bool {
+	if l.limiter == nil || l.limiter.Allow() {
+		return true
+	}
+	r := l.limiter.Reserve()
+	at := time.Now().Add(r.Delay())
+	r.Cancel()
+	if w.wakeAt.IsZero() || at.Before(w.wakeAt) {
+		w.wakeAt = at
+	}
+	return false
+}
+
+// giveBackLane releases the queued jobs of a webhook whose circuit opened.
+func (w *worker) giveBackLane(id int64) {
+	l := w.lanes[id]
+	if l == nil || len(l.queue) == 0 {
+		return
+	}
+	w.giveBack = append(w.giveBack, l.queue...)
+	w.queued -= len(l.queue)
+	l.queue = nil
+	for i, r := range w.ready {
+		if r == l {
+			w.ready = append(w.ready[:i], w.ready[i+1:]...)
+			break
+		}
+	}
+	w.forgetIfIdle(l)
+}
+
+// dropQueued releases every queued job (the worker is stopping).
+func (w *worker) dropQueued() {
+	for _, l := range w.ready {
+		w.giveBack = append(w.giveBack, l.queue...)
+		w.queued -= len(l.queue)
+		l.queue = nil
+	}
+	w.ready = nil
+}
+
+// transact writes the pending outcomes, releases what is given back and
+// claims up to want deliveries, in one transaction.
+func (w *worker) transact(want int) ([]*job, healthEvents, error) {
+	c := w.c
+	ctx, cancel := context.WithTimeout(w.dbctx, w.dbTimeout())
+	defer cancel()
 	var jobs []*job
-	var disabled []WebhookDisabled
-	err := c.transaction(context.WithoutCancel(w.ctx), func(tx *gorm.DB) error {
+	var ev healthEvents
+	err := c.transaction(ctx, func(tx *gorm.DB) error {
+		jobs, ev = nil, healthEvents{}
+		pool := tx.Statement.ConnPool
+		if len(w.giveBack) > 0 {
+			ids := make([]any, len(w.giveBack))
+			for i, j := range w.giveBack {
+				ids[i] = j.row.ID
+			}
+			if _, err := unprepared(pool).ExecContext(ctx, c.ph.rebind(`UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL
+				WHERE lease_owner = ? AND id IN (`+marks(len(ids))+`)`), append([]any{w.owner}, ids...)...); err != nil {
+				return fmt.Errorf("webhook: releasing deliveries: %w", err)
+			}
+		}
 		var err error
-		if len(batch) > 0 {
-			if disabled, err = w.writeOutcomes(tx, batch); err != nil {
+		if len(w.pending) > 0 {
+			if ev, err = w.writeOutcomes(ctx, pool, w.pending); err != nil {
 				return err
 			}
 		}
-		if n > 0 {
-			jobs, err = w.claim(tx.Statement.ConnPool, n)
+		if want > 0 {
+			jobs, err = w.claim(ctx, pool, want)
 		}
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, healthEvents{}, err
 	}
-	c.notifyDisabled(w.ctx, disabled)
-	return jobs, nil
+	return jobs, ev, nil
 }
 
-// claim leases up to n due deliveries and loads their webhooks.
-func (w *worker) claim(pool gorm.ConnPool, n int) ([]*job, error) {
+// claimable is the condition under which a pending delivery (alias a) is
+// free to claim: no lease, or a lease of another instance that expired and
+// whose heartbeat is older than the lease duration. Its arguments are
+// claimableArgs.
+func claimable(a string) string {
+	return `(` + a + `.lease_owner IS NULL OR (` + a + `.lease_owner <> ? AND ` + a + `.lease_until < ? AND NOT EXISTS (
+		SELECT 1 FROM webhook_instance i WHERE i.id = ` + a + `.lease_owner AND i.last_seen_at >= ?)))`
+}
+
+func (w *worker) claimableArgs(now time.Time) []any {
+	return []any{w.owner, now, now.Add(-w.c.cfg.LeaseDuration)}
+}
+
+// claimSQL leases, for each webhook that passes filter (alias w), up to a
+// given number of its due deliveries in enqueue order (only the oldest
+// pending one of an ordered webhook, when it is due), and returns the
+// leased rows, oldest due first, up to a limit.
+func (w *worker) claimSQL(filter string) string {
+	c := w.c
+	inner := `SELECT q.id, q.next_attempt_at FROM webhook_delivery q
+		WHERE q.scope_type = w.scope_type AND q.scope_code = w.scope_code AND q.webhook_code = w.code
+		AND q.status = ? AND q.next_attempt_at <= ? AND ` + claimable("q") + `
+		AND (NOT ` + orderedExpr(c.db, "w") + ` OR q.id = (SELECT MIN(y.id) FROM webhook_delivery y
+			WHERE y.scope_type = w.scope_type AND y.scope_code = w.scope_code AND y.webhook_code = w.code AND y.status = ?))
+		ORDER BY q.id LIMIT ?`
+	var from string
+	if c.db.Dialector.Name() == dialectPostgres {
+		from = `webhook_webhook w CROSS JOIN LATERAL (` + inner + ` FOR UPDATE SKIP LOCKED) z`
+	} else {
+		from = `webhook_webhook w JOIN webhook_delivery z ON z.id IN (` + strings.Replace(inner, "SELECT q.id, q.next_attempt_at", "SELECT q.id", 1) + `)`
+	}
+	return `UPDATE webhook_delivery SET lease_owner = ?, lease_until = ?
+		WHERE id IN (SELECT z.id FROM ` + from + ` WHERE ` + filter + ` ORDER BY z.next_attempt_at, z.id LIMIT ?)
+		RETURNING id, delivery_id, event_code, scope_type, scope_code, webhook_code, payload, attempts`
+}
+
+// claim leases up to n due deliveries, fairly across webhooks, and loads
+// their webhooks. First it takes the probes of circuits due for one.
+func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, n int) ([]*job, error) {
 	c := w.c
 	now := c.now().UTC()
-	q := `UPDATE webhook_delivery SET lease_owner = ?, lease_until = ?
-		WHERE id IN (SELECT id FROM webhook_delivery
-			WHERE status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)
-			ORDER BY next_attempt_at, id LIMIT ?` + skipLocked(c.db) + `)
-		RETURNING id, delivery_id, event_code, scope_type, scope_code, webhook_code, payload, attempts`
-	ctx := context.WithoutCancel(w.ctx)
-	rows, err := pool.QueryContext(ctx, c.ph.rebind(q), w.owner, now.Add(c.cfg.LeaseDuration), StatusPending, now, now, n)
-	if err != nil {
-		return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
-	}
 	var jobs []*job
-	for rows.Next() {
-		j := &job{claimed: time.Now()}
-		r := &j.row
-		if err := rows.Scan(&r.ID, &r.DeliveryID, &r.EventCode, &r.ScopeType, &r.ScopeCode, &r.WebhookCode, &r.Payload, &r.Attempts); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
+
+	// Half-open circuits with a delivery to probe: take the probe (so that
+	// no other instance probes too) and claim that one delivery.
+	probeQ := `UPDATE webhook_webhook SET circuit_open_until = ?
+		WHERE circuit_open_until IS NOT NULL AND circuit_open_until <= ? AND enable_webhook = ?
+		AND EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.scope_type = webhook_webhook.scope_type AND d.scope_code = webhook_webhook.scope_code
+			AND d.webhook_code = webhook_webhook.code AND d.status = ? AND d.next_attempt_at <= ? AND ` + claimable("d") + `)
+		RETURNING id`
+	probeArgs := append([]any{now.Add(c.cfg.LeaseDuration + c.cfg.Timeout), now, true, StatusPending, now}, w.claimableArgs(now)...)
+	probes, err := queryIDs(ctx, pool, c.ph.rebind(probeQ), probeArgs...)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: taking circuit probes: %w", err)
+	}
+	if len(probes) > 0 {
+		ids := make([]any, len(probes))
+		for i, id := range probes {
+			ids[i] = id
 		}
-		jobs = append(jobs, j)
+		got, err := w.claimWhere(ctx, pool, now, "w.id IN ("+marks(len(ids))+")", ids, 1, len(ids))
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range got {
+			j.probe = true
+		}
+		jobs = append(jobs, got...)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
+
+	// Every other webhook with room in its lane.
+	filter := "w.enable_webhook = ? AND w.circuit_open_until IS NULL"
+	args := []any{true}
+	var full []any
+	for id, l := range w.lanes {
+		if room := 2*l.limit - len(l.queue) - l.inFlight; room <= 0 || (l.ordered && len(l.queue)+l.inFlight > 0) {
+			full = append(full, id)
+		}
 	}
+	if len(full) > 0 {
+		filter += " AND w.id NOT IN (" + marks(len(full)) + ")"
+		args = append(args, full...)
+	}
+	got, err := w.claimWhere(ctx, pool, now, filter, args, 2*c.cfg.MaxInFlightPerWebhook, n)
+	if err != nil {
+		return nil, err
+	}
+	jobs = append(jobs, got...)
 	if len(jobs) == 0 {
 		return nil, nil
 	}
@@ -336,6 +755,73 @@ func (w *worker) claim(pool gorm.ConnPool, n int) ([]*job, error) {
 		}
 	}
 	return jobs, nil
+}
+
+// claimWhere runs claimSQL for the webhooks of filter, at most perWebhook
+// each and limit in all.
+func (w *worker) claimWhere(ctx context.Context, pool gorm.ConnPool, now time.Time, filter string, filterArgs []any, perWebhook, limit int) ([]*job, error) {
+	c := w.c
+	args := []any{w.owner, now.Add(c.cfg.LeaseDuration), StatusPending, now}
+	args = append(args, w.claimableArgs(now)...)
+	args = append(args, StatusPending, perWebhook)
+	args = append(args, filterArgs...)
+	args = append(args, limit)
+	rows, err := unprepared(pool).QueryContext(ctx, c.ph.rebind(w.claimSQL(filter)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
+	}
+	defer rows.Close()
+	var jobs []*job
+	for rows.Next() {
+		j := &job{claimedAt: now}
+		r := &j.row
+		if err := rows.Scan(&r.ID, &r.DeliveryID, &r.EventCode, &r.ScopeType, &r.ScopeCode, &r.WebhookCode, &r.Payload, &r.Attempts); err != nil {
+			return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
+	}
+	return jobs, nil
+}
+
+func queryIDs(ctx context.Context, pool gorm.ConnPool, q string, args ...any) ([]int64, error) {
+	rows, err := unprepared(pool).QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// sweep cancels the pending deliveries of webhooks that were deleted or
+// disabled (by this library, an operator or the Python package): claims
+// pass over them.
+func (w *worker) sweep() {
+	c := w.c
+	ctx, cancel := context.WithTimeout(w.dbctx, w.dbTimeout())
+	defer cancel()
+	now := c.now().UTC()
+	err := c.execRaw(ctx, `UPDATE webhook_delivery SET status = ?, last_error = ?, finished_at = ?, next_attempt_at = ?
+		WHERE status = ? AND lease_owner IS NULL AND NOT EXISTS (SELECT 1 FROM webhook_webhook w
+			WHERE w.scope_type = webhook_delivery.scope_type AND w.scope_code = webhook_delivery.scope_code
+			AND w.code = webhook_delivery.webhook_code AND w.enable_webhook = ?)`,
+		StatusCancelled, "the webhook was deleted or disabled before the delivery", now, now, StatusPending, true)
+	if err != nil {
+		c.log.Error("webhook: cancelling the deliveries of deleted or disabled webhooks failed", "err", err)
+	}
+	if err := c.execRaw(ctx, "DELETE FROM webhook_instance WHERE last_seen_at < ?", now.Add(-instanceForgetAfter)); err != nil {
+		c.log.Error("webhook: forgetting dead instances failed", "err", err)
+	}
 }
 
 type webhookKey struct{ scopeType, scopeCode, code string }
@@ -394,10 +880,6 @@ func (w *worker) send(j *job) (res *jobResult) {
 			res = &jobResult{job: j, outcome: outcomeRetry, next: c.now().UTC().Add(time.Minute), errText: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()
-	if j.target == nil {
-		res.outcome, res.errText = outcomeCancelled, j.reason
-		return res
-	}
 	attempt := j.row.Attempts + 1
 	p, err := c.prepare(j.target, j.row.EventCode, j.row.Payload, j.row.DeliveryID)
 	if err != nil {
@@ -410,15 +892,7 @@ func (w *worker) send(j *job) (res *jobResult) {
 		}
 		return res
 	}
-	if limit := c.cfg.LeaseDuration * 3 / 4; p.timeout > limit {
-		p.timeout = limit // a request must end, and be recorded, while its lease holds
-	}
-	if time.Since(j.claimed)+p.timeout > c.cfg.LeaseDuration*9/10 {
-		// It waited for a sender so long that its lease could expire
-		// mid-request and another instance send it too: release it.
-		res.outcome = outcomeAborted
-		return res
-	}
+	p.probe = j.probe
 	ar, row := c.runAttempt(w.ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
 		if ar.Success {
 			return false, 0
@@ -441,14 +915,14 @@ func (w *worker) send(j *job) (res *jobResult) {
 	return res
 }
 
-// completeBatch is the largest number of outcomes written in one
-// transaction.
-const completeBatch = 1000
-
-func (w *worker) writeOutcomes(tx *gorm.DB, batch []*jobResult) ([]WebhookDisabled, error) {
+// writeOutcomes records a batch of outcomes: history rows, new statuses and
+// retry times, the webhooks' health. After a failed write (w.rewrite), the
+// batch may have committed already: then each outcome is written only if
+// its delivery still has the attempt count it was claimed with, and each
+// history row only if it is not there yet, so that every attempt has
+// exactly one row.
+func (w *worker) writeOutcomes(ctx context.Context, pool gorm.ConnPool, batch []*jobResult) (healthEvents, error) {
 	c := w.c
-	ctx := context.WithoutCancel(w.ctx)
-	pool := tx.Statement.ConnPool
 	raw := unprepared(pool)
 	exec := func(q string, args ...any) error {
 		_, err := raw.ExecContext(ctx, c.ph.rebind(q), args...)
@@ -460,39 +934,59 @@ func (w *worker) writeOutcomes(tx *gorm.DB, batch []*jobResult) ([]WebhookDisabl
 	var cancelled, aborted []any
 	for _, r := range batch {
 		if r.hist != nil {
-			hist = append(hist, r.hist)
+			if w.rewrite {
+				dup, err := c.historyRecorded(ctx, pool, r.hist, r.job.claimedAt)
+				if err != nil {
+					return healthEvents{}, err
+				}
+				if !dup {
+					hist = append(hist, r.hist)
+				}
+			} else {
+				hist = append(hist, r.hist)
+			}
 		}
 		id := r.job.row.ID
+		guard, guardArgs := " AND lease_owner = ?", []any{w.owner}
+		if w.rewrite {
+			guard, guardArgs = guard+" AND attempts = ?", append(guardArgs, r.job.row.Attempts)
+		}
 		var err error
 		switch r.outcome {
 		case outcomeSucceeded:
-			succeeded[r.status] = append(succeeded[r.status], id)
+			if w.rewrite {
+				err = exec(`UPDATE webhook_delivery SET status = ?, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL,
+					last_status_code = ?, last_error = NULL, finished_at = ?, next_attempt_at = ? WHERE id = ?`+guard,
+					append([]any{StatusSucceeded, nullInt(r.status), now, now, id}, guardArgs...)...)
+			} else {
+				succeeded[r.status] = append(succeeded[r.status], id)
+			}
 		case outcomeRetry:
 			err = exec(`UPDATE webhook_delivery SET attempts = attempts + ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
-					last_status_code = ?, last_error = ? WHERE id = ? AND lease_owner = ?`,
-				boolInt(r.hist != nil), r.next, nullInt(r.status), r.errText, id, w.owner)
+					last_status_code = ?, last_error = ? WHERE id = ?`+guard,
+				append([]any{boolInt(r.hist != nil), r.next, nullInt(r.status), r.errText, id}, guardArgs...)...)
 		case outcomeFailed:
 			err = exec(`UPDATE webhook_delivery SET status = ?, attempts = attempts + ?, lease_owner = NULL, lease_until = NULL,
-					last_status_code = ?, last_error = ?, finished_at = ?, next_attempt_at = ? WHERE id = ? AND lease_owner = ?`,
-				StatusFailed, boolInt(r.hist != nil), nullInt(r.status), r.errText, now, now, id, w.owner)
+					last_status_code = ?, last_error = ?, finished_at = ?, next_attempt_at = ? WHERE id = ?`+guard,
+				append([]any{StatusFailed, boolInt(r.hist != nil), nullInt(r.status), r.errText, now, now, id}, guardArgs...)...)
 		case outcomeCancelled:
 			cancelled = append(cancelled, id)
 		case outcomeAborted:
 			aborted = append(aborted, id)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("webhook: recording the outcome of delivery %s: %w", r.job.row.DeliveryID, err)
+			return healthEvents{}, fmt.Errorf("webhook: recording the outcome of delivery %s: %w", r.job.row.DeliveryID, err)
 		}
 	}
 	if err := c.insertHistoryOn(ctx, pool, hist); err != nil {
-		return nil, err
+		return healthEvents{}, err
 	}
 	for status, ids := range succeeded {
 		err := exec(`UPDATE webhook_delivery SET status = ?, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL,
 				last_status_code = ?, last_error = NULL, finished_at = ?, next_attempt_at = ? WHERE lease_owner = ? AND id IN (`+marks(len(ids))+`)`,
 			append([]any{StatusSucceeded, nullInt(status), now, now, w.owner}, ids...)...)
 		if err != nil {
-			return nil, fmt.Errorf("webhook: recording %d successful deliveries: %w", len(ids), err)
+			return healthEvents{}, fmt.Errorf("webhook: recording %d successful deliveries: %w", len(ids), err)
 		}
 	}
 	if len(cancelled) > 0 {
@@ -500,27 +994,28 @@ func (w *worker) writeOutcomes(tx *gorm.DB, batch []*jobResult) ([]WebhookDisabl
 			WHERE lease_owner = ? AND id IN (`+marks(len(cancelled))+`)`,
 			append([]any{StatusCancelled, "the webhook was deleted or disabled before the delivery", now, now, w.owner}, cancelled...)...)
 		if err != nil {
-			return nil, fmt.Errorf("webhook: recording cancelled deliveries: %w", err)
+			return healthEvents{}, fmt.Errorf("webhook: recording cancelled deliveries: %w", err)
 		}
 	}
 	if len(aborted) > 0 {
 		if err := exec(`UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND id IN (`+marks(len(aborted))+`)`,
 			append([]any{w.owner}, aborted...)...); err != nil {
-			return nil, fmt.Errorf("webhook: releasing deliveries: %w", err)
+			return healthEvents{}, fmt.Errorf("webhook: releasing deliveries: %w", err)
 		}
 	}
 	return c.trackHealth(ctx, pool, hist)
 }
 
-// release frees the leases this worker still holds (deliveries claimed but
-// never sent because it stopped).
-func (w *worker) release() {
-	c := w.c
-	err := c.execRaw(context.WithoutCancel(w.ctx), `UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL
-		WHERE lease_owner = ? AND status = ?`, w.owner, StatusPending)
-	if err != nil {
-		c.log.Error("webhook: releasing leases failed; they expire by themselves", "err", err)
+// historyRecorded reports whether the history row of an attempt made after
+// since is in webhook_history already.
+func (c *Client) historyRecorded(ctx context.Context, pool gorm.ConnPool, h *historyRow, since time.Time) (bool, error) {
+	var n int64
+	err := pool.QueryRowContext(ctx, c.ph.rebind(`SELECT COUNT(*) FROM webhook_history WHERE delivery_id = ? AND scope_type = ? AND scope_code = ?
+		AND webhook_code = ? AND attempt = ? AND created_at >= ?`), h.DeliveryID, h.ScopeType, h.ScopeCode, h.WebhookCode, h.Attempt, since.Add(-time.Second)).Scan(&n)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("webhook: checking the history of delivery %s: %w", h.DeliveryID, err)
 	}
+	return n > 0, nil
 }
 
 func marks(n int) string {
@@ -536,4 +1031,11 @@ func boolInt(b bool) int {
 
 func nullInt(v int) sql.NullInt64 {
 	return sql.NullInt64{Int64: int64(v), Valid: v != 0}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
