@@ -37,6 +37,13 @@ type WebhookInfo struct {
 	ConsecutiveFailures int           `json:"consecutive_failures"`
 	FailingSince        *time.Time    `json:"failing_since,omitempty"`
 	DisabledReason      string        `json:"disabled_reason,omitempty"`
+	// Circuit is the webhook's circuit breaker.
+	Circuit Circuit `json:"circuit"`
+	// Delivery controls: ordering, rate limit (requests per second per
+	// instance, 0 for none) and in-flight cap (0 for the default).
+	Ordered     bool    `json:"ordered,omitempty"`
+	RateLimit   float64 `json:"rate_limit,omitempty"`
+	MaxInFlight int     `json:"max_in_flight,omitempty"`
 	// ConfigError is set when the stored configuration cannot be read.
 	ConfigError string `json:"config_error,omitempty"`
 }
@@ -68,6 +75,7 @@ func (c *Client) Webhooks(ctx context.Context, q WebhookQuery) ([]WebhookInfo, e
 			ID: r.ID, Scope: Scope{r.ScopeType, r.ScopeCode}, Code: r.Code, Name: r.Name,
 			Endpoint: redactURL(r.Endpoint), Method: strings.ToUpper(r.Method), Enabled: r.EnableWebhook,
 			ConsecutiveFailures: r.ConsecutiveFailures, FailingSince: r.FailingSince,
+			Circuit: circuitOf(&r, now),
 		}
 		if r.DisabledReason != nil {
 			info.DisabledReason = *r.DisabledReason
@@ -85,6 +93,13 @@ func (c *Client) Webhooks(ctx context.Context, q WebhookQuery) ([]WebhookInfo, e
 			info.RetryTimes = *se.RetryTimes
 		}
 		info.InsecureSkipVerify = se.Verify != nil && !*se.Verify
+		info.Ordered = se.Ordered
+		if se.RateLimit != nil {
+			info.RateLimit = *se.RateLimit
+		}
+		if se.MaxInFlight != nil {
+			info.MaxInFlight = *se.MaxInFlight
+		}
 		if a := se.Authorization; a != nil && a.Type != "" {
 			info.AuthType = strings.ToLower(a.Type)
 			info.HasToken = a.Token != nil && *a.Token != ""
@@ -122,6 +137,23 @@ func (c *Client) SetWebhookEnabled(ctx context.Context, scopeType, scopeCode, co
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("%w: %s/%s %q", ErrWebhookNotFound, scopeType, scopeCode, code)
 	}
+	return nil
+}
+
+// CloseCircuit closes the circuit breaker of one webhook at once, as a
+// successful probe would: its waiting deliveries are sent at the workers'
+// next claim. Use it when the endpoint is known to be back.
+func (c *Client) CloseCircuit(ctx context.Context, scopeType, scopeCode, code string) error {
+	res := c.dbCtx(ctx).Exec(`UPDATE webhook_webhook SET circuit_open_until = NULL, circuit_opened_at = NULL, circuit_probes = 0,
+		circuit_failures = 0, circuit_reason = NULL WHERE scope_type = ? AND scope_code = ? AND code = ?`, scopeType, scopeCode, code)
+	if res.Error != nil {
+		return fmt.Errorf("webhook: closing the circuit of %q: %w", code, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%w: %s/%s %q", ErrWebhookNotFound, scopeType, scopeCode, code)
+	}
+	c.log.Info("webhook: circuit closed by an operator", "scope", scopeType+"/"+scopeCode, "webhook", code)
+	c.wakeWorker()
 	return nil
 }
 

@@ -293,7 +293,15 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 		interval = DefaultRetryInterval
 	}
 	start := time.Now()
+	lim := c.limiter(t.row.ID, t.wh.RateLimit)
 	for attempt := 1; ; attempt++ {
+		if lim != nil {
+			if err := lim.Wait(ctx); err != nil {
+				res.Err = fmt.Errorf("webhook: delivery to %q abandoned waiting for its rate limit (%g per second): %w", t.row.Code, t.wh.RateLimit, err)
+				res.Duration = time.Since(start)
+				return res, histErr
+			}
+		}
 		ar, row := c.runAttempt(ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
 			if ar.Success || attempt > t.wh.RetryTimes || !retryable(ar) || ctx.Err() != nil {
 				return false, 0

@@ -25,7 +25,7 @@ func openSQLite(t testing.TB, path string) *gorm.DB {
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "webhook.db")
 	}
-	db, err := gorm.Open(sqlite.Open(path+"?_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL"), &gorm.Config{
+	db, err := gorm.Open(sqlite.Open(path+"?_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"), &gorm.Config{
 		Logger: logger.Discard,
 	})
 	if err != nil {

@@ -247,6 +247,7 @@ func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
 		g.mu.Unlock()
 	}
 	// This caller writes batch b.
+	unlock := c.lockWrites()
 	b.err = c.insertHistory(context.WithoutCancel(ctx), b.rows)
 	var ev healthEvents
 	if b.err == nil {
@@ -256,6 +257,7 @@ func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
 			c.log.Error("webhook: tracking webhook failures failed", "err", err)
 		}
 	}
+	unlock()
 	close(b.done)
 	c.notifyHealth(ctx, ev)
 	g.mu.Lock()

@@ -36,16 +36,16 @@ const (
 // deliveryRow is one delivery of the outbox: an event snapshot bound for one
 // webhook, identified by its scope and code.
 type deliveryRow struct {
-	ID             int64      `gorm:"column:id;primaryKey;autoIncrement;index:webhook_delivery_queue,priority:5"`
+	ID             int64      `gorm:"column:id;primaryKey;autoIncrement;index:webhook_delivery_order,priority:5"`
 	DeliveryID     string     `gorm:"column:delivery_id;type:varchar(64);not null;index:webhook_delivery_delivery_id"`
 	EventCode      string     `gorm:"column:event_code;type:varchar(255);not null"`
-	ScopeType      string     `gorm:"column:scope_type;type:varchar(64);not null;index:webhook_delivery_queue,priority:1"`
-	ScopeCode      string     `gorm:"column:scope_code;type:varchar(64);not null;index:webhook_delivery_queue,priority:2"`
-	WebhookCode    string     `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_delivery_queue,priority:3"`
+	ScopeType      string     `gorm:"column:scope_type;type:varchar(64);not null;index:webhook_delivery_queue,priority:1;index:webhook_delivery_order,priority:1"`
+	ScopeCode      string     `gorm:"column:scope_code;type:varchar(64);not null;index:webhook_delivery_queue,priority:2;index:webhook_delivery_order,priority:2"`
+	WebhookCode    string     `gorm:"column:webhook_code;type:varchar(255);not null;index:webhook_delivery_queue,priority:3;index:webhook_delivery_order,priority:3"`
 	Payload        []byte     `gorm:"column:payload;type:text;not null"` // the "event" object, byte for byte (text, not jsonb, which would reorder keys)
-	Status         string     `gorm:"column:status;type:varchar(16);not null;index:webhook_delivery_due,priority:1;index:webhook_delivery_queue,priority:4"`
+	Status         string     `gorm:"column:status;type:varchar(16);not null;index:webhook_delivery_due,priority:1;index:webhook_delivery_queue,priority:4;index:webhook_delivery_order,priority:4"`
 	Attempts       int        `gorm:"column:attempts;type:integer;not null;default:0"`
-	NextAttemptAt  time.Time  `gorm:"column:next_attempt_at;not null;index:webhook_delivery_due,priority:2"` // of a finished delivery: when it finished (for pruning through the same index)
+	NextAttemptAt  time.Time  `gorm:"column:next_attempt_at;not null;index:webhook_delivery_due,priority:2;index:webhook_delivery_queue,priority:5"` // of a finished delivery: when it finished (for pruning through the same index)
 	LeaseOwner     *string    `gorm:"column:lease_owner;type:varchar(32)"`
 	LeaseUntil     *time.Time `gorm:"column:lease_until"`
 	LastStatusCode *int       `gorm:"column:last_status_code;type:integer"`
@@ -85,7 +85,9 @@ type Delivery struct {
 // otherwise each gets a fresh one. An unknown event is ErrEventNotFound and
 // nothing is written.
 func (c *Client) Enqueue(ctx context.Context, eventCode string, scopes []Scope, extraInfo map[string]any) ([]string, error) {
+	unlock := c.lockWrites()
 	ids, err := c.enqueue(ctx, c.db, eventCode, scopes, extraInfo)
+	unlock()
 	if err == nil && len(ids) > 0 {
 		c.wakeWorker()
 	}

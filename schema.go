@@ -259,8 +259,8 @@ func migrate(db *gorm.DB) error {
 			}
 		}
 		if table == "webhook_delivery" && have != nil && have["scope_type,scope_code,webhook_code,status"] == "webhook_delivery_webhook" {
-			// Version 0.1's queue index, superseded by webhook_delivery_queue
-			// (which ends with the id, for per-webhook FIFO claims).
+			// Version 0.1's queue index, superseded by webhook_delivery_order
+			// (the same columns and the id, for ordered webhooks).
 			if err := db.Exec("DROP INDEX webhook_delivery_webhook").Error; err != nil {
 				return fmt.Errorf("webhook: migrate: dropping index webhook_delivery_webhook: %w", err)
 			}

@@ -71,4 +71,13 @@ var suite = []suiteTest{
 	{"MaxPayloadBytes", testMaxPayloadBytes},
 	{"OperatorAPI", testOperatorAPI},
 	{"PagingAndCounting", testPagingAndCounting},
+	{"HangingEndpointDoesNotStallOthers", testHangingEndpointDoesNotStallOthers},
+	{"BacklogOfOneWebhookDoesNotDelayAnother", testBacklogOfOneWebhookDoesNotDelayAnother},
+	{"CircuitOpensProbesAndCloses", testCircuitOpensProbesAndCloses},
+	{"RetryAfterPausesTheEndpoint", testRetryAfterPausesTheEndpoint},
+	{"BroadcastFailsFastWhileCircuitOpen", testBroadcastFailsFastWhileCircuitOpen},
+	{"OrderedWebhookKeepsEnqueueOrder", testOrderedWebhookKeepsEnqueueOrder},
+	{"RateLimitSpacesRequests", testRateLimitSpacesRequests},
+	{"SuccessAfterRetryResetsHealth", testSuccessAfterRetryResetsHealth},
+	{"InstancesAndStartOnABadDatabase", testInstancesAndStartOnABadDatabase},
 }

@@ -229,8 +229,14 @@ type Client struct {
 	resolver Resolver
 
 	wake     chan struct{} // wakes the workers when this process enqueues
-	workerMu sync.Mutex
-	worker   *worker // nil unless started
+	limiters sync.Map      // webhook id → *rateLimiter, for WebhookConfig.RateLimit
+	// writeGate serialises this client's own writes on SQLite, which has
+	// one write lock: a sync.Mutex queues writers fairly, where SQLite's
+	// busy handler lets the workers' back-to-back transactions starve an
+	// Enqueue for seconds. Nil elsewhere.
+	writeGate *sync.Mutex
+	workerMu  sync.Mutex
+	worker    *worker // nil unless started
 }
 
 // New returns a Client that stores its data through db. db may use any GORM
@@ -307,6 +313,9 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		c.backoff = DefaultBackoff
 	}
 	c.ph = newPlaceholders(c.db)
+	if db.Dialector.Name() == dialectSQLite {
+		c.writeGate = &sync.Mutex{}
+	}
 	c.wake = make(chan struct{}, 1)
 	v, err := newVault(append([]string{cfg.PrivateSecret}, cfg.OldPrivateSecrets...), cfg.LegacyFernet)
 	if err != nil {
@@ -378,6 +387,16 @@ func (c *Client) httpClients(base *http.Client) (secure, insecure *http.Client, 
 	t2.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for webhooks saved with verify: false
 	in.Transport = t2
 	return &s, &in, nil
+}
+
+// lockWrites takes the SQLite write gate (see Client.writeGate) and
+// returns its release.
+func (c *Client) lockWrites() func() {
+	if c.writeGate == nil {
+		return func() {}
+	}
+	c.writeGate.Lock()
+	return c.writeGate.Unlock
 }
 
 // DB returns the *gorm.DB the client was built with.

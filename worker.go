@@ -72,8 +72,7 @@ type lane struct {
 	inFlight int
 	limit    int
 	ordered  bool
-	rate     float64
-	limiter  *rate.Limiter
+	limiter  *rate.Limiter // nil without a rate limit
 }
 
 type job struct {
@@ -178,6 +177,10 @@ func (c *Client) Start(ctx context.Context) error {
 	c.log.Info("webhook: workers started", "workers", c.cfg.Workers, "max_in_flight_per_webhook", c.cfg.MaxInFlightPerWebhook, "owner", w.owner)
 	return nil
 }
+
+// sqliteYield is the pause of the SQLite workers between back-to-back
+// transactions.
+const sqliteYield = time.Millisecond
 
 // stopGrace is how long Stop waits, once its context ended, for aborted
 // requests to be released before it gives up on the database.
@@ -317,7 +320,9 @@ func (w *worker) beat(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(w.dbctx, timeout)
 	defer cancel()
 	now := c.now().UTC()
+	unlock := c.lockWrites()
 	res, err := unprepared(c.db.Statement.ConnPool).ExecContext(ctx, c.ph.rebind("UPDATE webhook_instance SET last_seen_at = ? WHERE id = ?"), now, w.owner)
+	unlock()
 	if err != nil {
 		return err
 	}
@@ -402,6 +407,12 @@ func (w *worker) run() bool {
 			c.notifyHealth(w.ctx, ev)
 			w.accept(jobs)
 			if (want > 0 && len(jobs) >= want) || len(w.results) > 0 || len(w.giveBack) > 0 {
+				if c.writeGate != nil {
+					// Leave SQLite's write lock free for a moment, for the
+					// caller's own transactions (EnqueueTx): their busy
+					// handler would otherwise seldom find it free.
+					time.Sleep(sqliteYield)
+				}
 				continue // more may be due, or outcomes are waiting
 			}
 		}
@@ -478,14 +489,18 @@ func (w *worker) received(r *jobResult) {
 	if r.job.row.Attempts > 0 {
 		w.retriesInFlight--
 	}
-	if l := w.lanes[r.job.target.row.ID]; l != nil {
+	id := r.job.target.row.ID
+	if l := w.lanes[id]; l != nil {
 		l.inFlight--
 		w.forgetIfIdle(l)
+	}
+	if r.hist != nil && r.hist.pauseFor > 0 {
+		w.giveBackLane(id) // the endpoint asked for a pause: send it nothing more
 	}
 }
 
 func (w *worker) forgetIfIdle(l *lane) {
-	if l.inFlight == 0 && len(l.queue) == 0 && l.limiter == nil {
+	if l.inFlight == 0 && len(l.queue) == 0 {
 		delete(w.lanes, l.id)
 	}
 }
@@ -513,12 +528,7 @@ func (w *worker) accept(jobs []*job) {
 		if l.ordered {
 			l.limit = 1
 		}
-		if wh.RateLimit != l.rate {
-			l.rate, l.limiter = wh.RateLimit, nil
-			if wh.RateLimit > 0 {
-				l.limiter = rate.NewLimiter(rate.Limit(wh.RateLimit), 1)
-			}
-		}
+		l.limiter = c.limiter(id, wh.RateLimit)
 		if len(l.queue) == 0 {
 			w.ready = append(w.ready, l)
 		}
@@ -618,6 +628,7 @@ func (w *worker) transact(want int) ([]*job, healthEvents, error) {
 	defer cancel()
 	var jobs []*job
 	var ev healthEvents
+	defer c.lockWrites()()
 	err := c.transaction(ctx, func(tx *gorm.DB) error {
 		jobs, ev = nil, healthEvents{}
 		pool := tx.Statement.ConnPool
@@ -662,17 +673,26 @@ func (w *worker) claimableArgs(now time.Time) []any {
 }
 
 // claimSQL leases, for each webhook that passes filter (alias w), up to a
-// given number of its due deliveries in enqueue order (only the oldest
-// pending one of an ordered webhook, when it is due), and returns the
-// leased rows, oldest due first, up to a limit.
-func (w *worker) claimSQL(filter string) string {
+// given number of its due deliveries, oldest due first, and returns the
+// leased rows, oldest due first, up to a limit. For ordered webhooks
+// (ordered true) it leases only the oldest pending delivery of each, by
+// enqueue order, and only when that one is due.
+func (w *worker) claimSQL(filter string, ordered bool) string {
 	c := w.c
-	inner := `SELECT q.id, q.next_attempt_at FROM webhook_delivery q
-		WHERE q.scope_type = w.scope_type AND q.scope_code = w.scope_code AND q.webhook_code = w.code
-		AND q.status = ? AND q.next_attempt_at <= ? AND ` + claimable("q") + `
-		AND (NOT ` + orderedExpr(c.db, "w") + ` OR q.id = (SELECT MIN(y.id) FROM webhook_delivery y
-			WHERE y.scope_type = w.scope_type AND y.scope_code = w.scope_code AND y.webhook_code = w.code AND y.status = ?))
-		ORDER BY q.id LIMIT ?`
+	var inner string
+	if ordered {
+		filter += " AND " + orderedExpr(c.db, "w")
+		inner = `SELECT q.id, q.next_attempt_at FROM webhook_delivery q
+			WHERE q.id = (SELECT MIN(y.id) FROM webhook_delivery y
+				WHERE y.scope_type = w.scope_type AND y.scope_code = w.scope_code AND y.webhook_code = w.code AND y.status = ?)
+			AND q.next_attempt_at <= ? AND ` + claimable("q") + ` LIMIT ?`
+	} else {
+		filter += " AND NOT " + orderedExpr(c.db, "w")
+		inner = `SELECT q.id, q.next_attempt_at FROM webhook_delivery q
+			WHERE q.scope_type = w.scope_type AND q.scope_code = w.scope_code AND q.webhook_code = w.code
+			AND q.status = ? AND q.next_attempt_at <= ? AND ` + claimable("q") + `
+			ORDER BY q.next_attempt_at, q.id LIMIT ?`
+	}
 	var from string
 	if c.db.Dialector.Name() == dialectPostgres {
 		from = `webhook_webhook w CROSS JOIN LATERAL (` + inner + ` FOR UPDATE SKIP LOCKED) z`
@@ -760,13 +780,22 @@ func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, n int) ([]*job, 
 // claimWhere runs claimSQL for the webhooks of filter, at most perWebhook
 // each and limit in all.
 func (w *worker) claimWhere(ctx context.Context, pool gorm.ConnPool, now time.Time, filter string, filterArgs []any, perWebhook, limit int) ([]*job, error) {
+	jobs, err := w.claimRows(ctx, pool, now, filter, filterArgs, true, 1, limit)
+	if err != nil || len(jobs) >= limit {
+		return jobs, err
+	}
+	more, err := w.claimRows(ctx, pool, now, filter, filterArgs, false, perWebhook, limit-len(jobs))
+	return append(jobs, more...), err
+}
+
+func (w *worker) claimRows(ctx context.Context, pool gorm.ConnPool, now time.Time, filter string, filterArgs []any, ordered bool, perWebhook, limit int) ([]*job, error) {
 	c := w.c
 	args := []any{w.owner, now.Add(c.cfg.LeaseDuration), StatusPending, now}
 	args = append(args, w.claimableArgs(now)...)
-	args = append(args, StatusPending, perWebhook)
+	args = append(args, perWebhook)
 	args = append(args, filterArgs...)
 	args = append(args, limit)
-	rows, err := unprepared(pool).QueryContext(ctx, c.ph.rebind(w.claimSQL(filter)), args...)
+	rows, err := unprepared(pool).QueryContext(ctx, c.ph.rebind(w.claimSQL(filter, ordered)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
 	}
@@ -810,6 +839,7 @@ func (w *worker) sweep() {
 	c := w.c
 	ctx, cancel := context.WithTimeout(w.dbctx, w.dbTimeout())
 	defer cancel()
+	defer c.lockWrites()()
 	now := c.now().UTC()
 	err := c.execRaw(ctx, `UPDATE webhook_delivery SET status = ?, last_error = ?, finished_at = ?, next_attempt_at = ?
 		WHERE status = ? AND lease_owner IS NULL AND NOT EXISTS (SELECT 1 FROM webhook_webhook w
