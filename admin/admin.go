@@ -198,6 +198,8 @@ func (h *handler) routes() {
 	m.HandleFunc("GET /outbox", h.outbox)
 	m.HandleFunc("GET /webhooks", h.webhooks)
 	m.HandleFunc("POST /webhooks/toggle", h.toggleWebhook)
+	m.HandleFunc("POST /webhooks/close-circuit", h.closeCircuit)
+	m.HandleFunc("GET /instances", h.instances)
 	m.HandleFunc("GET /events", h.events)
 	m.HandleFunc("GET /subscriptions", h.subscriptions)
 	m.HandleFunc("GET /scopes", h.scopes)

@@ -158,6 +158,7 @@ func TestPages(t *testing.T) {
 		{"/subscriptions", []string{"biz/biz1", "biz/biz2", "wh_ok", "all events (*)", "wh_fail", "template_update"}},
 		{"/subscriptions?scope=biz:biz2", []string{"wh_other", "template_create"}},
 		{"/scopes", []string{"biz1", "biz2", "2 (2 enabled)", "webhooks", "history"}},
+		{"/instances", []string{"Instances", "No worker instance ran in the last hour"}},
 	}
 	for _, p := range pages {
 		r := s.get(p.path)
@@ -167,7 +168,7 @@ func TestPages(t *testing.T) {
 		}
 		wantSecurityHeaders(t, r.Header, p.path)
 		wantContains(t, r, p.want...)
-		wantContains(t, r, `<meta name="viewport"`, `href="/admin/static/admin.css"`, `href="/admin/webhooks"`)
+		wantContains(t, r, `<meta name="viewport"`, `href="/admin/static/admin.css"`, `href="/admin/webhooks"`, `href="/admin/instances"`)
 		// Credentials never reach a page.
 		wantNotContains(t, r, secretToken, secretPass, secretHeader, "<script")
 	}
@@ -410,7 +411,7 @@ func TestEscaping(t *testing.T) {
 		t.Fatalf("redelivering %q: %v %v", oddID, ds, err)
 	}
 	wantStatus(t, s.get(r.Header.Get("Location")), http.StatusOK)
-	for _, p := range []string{"/", "/deliveries", "/deliveries/" + id, "/webhooks", "/events", "/subscriptions", "/scopes",
+	for _, p := range []string{"/", "/deliveries", "/deliveries/" + id, "/webhooks", "/events", "/subscriptions", "/scopes", "/instances",
 		"/deliveries?webhook=" + url.QueryEscape(hostileName), "/deliveries?event=" + url.QueryEscape(hostileInfo),
 		"/deliveries?msg=disabled&wh=" + url.QueryEscape(hostileName), "/webhooks?scope=" + url.QueryEscape(hostileInfo),
 		"/deliveries/" + url.PathEscape(hostileInfo), "/deliveries?since=" + url.QueryEscape(hostileInfo),
@@ -625,7 +626,7 @@ func TestLibraryErrors(t *testing.T) {
 	s := newSite(t, c, admin.Options{Logger: logger})
 	sqlDB, _ := db.DB()
 	sqlDB.Close()
-	for _, p := range []string{"/", "/deliveries", "/deliveries/x", "/webhooks", "/events", "/subscriptions", "/scopes", "/outbox"} {
+	for _, p := range []string{"/", "/deliveries", "/deliveries/x", "/webhooks", "/events", "/subscriptions", "/scopes", "/outbox", "/instances"} {
 		r := s.get(p)
 		wantStatus(t, r, http.StatusInternalServerError)
 		wantSecurityHeaders(t, r.Header, p)

@@ -1,7 +1,8 @@
 // Package admin is the operator web UI of github.com/scopehook/webhook: an
 // http.Handler that shows the delivery history, lets an operator search it,
 // inspect every attempt of a delivery and redeliver it, and lists the
-// webhooks (enabling or disabling them), events, subscriptions and scopes.
+// webhooks (enabling or disabling them, closing their circuit breakers),
+// events, subscriptions, scopes and the worker instances.
 //
 // It is plain net/http and html/template with an embedded stylesheet: no
 // JavaScript, no CDN, charts drawn server-side as inline SVG. Pages are
@@ -24,7 +25,8 @@
 //
 //   - / (overview): attempts per hour over the last 24 hours (successes and
 //     failures stacked) and the failure rate of each webhook, as charts and
-//     tables, and the exact numbers of pending and failed outbox deliveries.
+//     tables, the exact numbers of pending and failed outbox deliveries, of
+//     circuits not closed and of worker instances alive.
 //   - /deliveries: the history, newest first, searchable by delivery id,
 //     webhook, event, scope ("type:code"), success, status code and time
 //     range, paginated by keyset ("Older" carries before=<last id>, "Newer"
@@ -37,9 +39,16 @@
 //     delivery id, webhook, event and scope, paginated by keyset ("Older"
 //     and "Newest").
 //   - /webhooks: webhooks by scope, with their subscriptions, whether their
-//     credentials are set (never their values), their last delivery and
-//     failure rate, and an enable/disable button.
+//     credentials are set (never their values), their delivery controls
+//     (ordered, rate limit, in-flight cap), their last delivery and failure
+//     rate, an enable/disable button, and their circuit breaker (closed,
+//     open or half-open, consecutive endpoint failures, since when, the
+//     next probe, the reason) with a Close circuit button when it is not
+//     closed.
 //   - /events, /subscriptions, /scopes.
+//   - /instances: the processes running delivery workers (Client.Instances):
+//     host, pid, version, workers, started, last heartbeat, alive or dead,
+//     deliveries leased.
 //
 // # Security
 //
@@ -54,7 +63,7 @@
 // goes through html/template's escaping.
 //
 // GET requests never change anything. The actions (redeliver, redeliver
-// failed, enable/disable) are POST forms carrying a CSRF token: the HMAC,
+// failed, enable/disable, close circuit) are POST forms carrying a CSRF token: the HMAC,
 // under a random key drawn when the handler is built, of a random per-browser
 // cookie (CSRFCookieName; HttpOnly, SameSite=Strict, Secure over TLS). A POST
 // whose token does not match its cookie is refused with 403. The key lives

@@ -46,7 +46,8 @@ func findChromium() string {
 }
 
 // TestE2EBrowser drives the admin in a real headless Chromium: a delivery
-// fails, the operator finds it, redelivers it and watches it succeed, then
+// fails, the operator finds it, redelivers it and watches it succeed, checks
+// the worker instances, closes a webhook's open circuit breaker, then
 // disables a webhook.
 func TestE2EBrowser(t *testing.T) {
 	browser := findChromium()
@@ -79,7 +80,7 @@ func TestE2EBrowser(t *testing.T) {
 	}))
 	defer receiver.Close()
 
-	c, _ := newClient(t, webhook.Config{
+	c, db := newClient(t, webhook.Config{
 		PollInterval: 50 * time.Millisecond,
 		// One attempt per delivery: the failure waits for the operator.
 		RetryPolicy: func(int, *webhook.WebhookConfig, *webhook.AttemptResult, time.Duration) (bool, time.Duration) {
@@ -94,7 +95,8 @@ func TestE2EBrowser(t *testing.T) {
 	}
 	if err := c.ApplyScopeWebhooks(ctx, "shop", "eu-1", []webhook.WebhookConfig{
 		{Code: "erp", Name: "ERP connector", Endpoint: receiver.URL + "/hook", Auth: &webhook.Auth{Type: "bearer", Token: "e2e-secret-token"}},
-		{Code: "crm", Name: "CRM sync", Endpoint: receiver.URL + "/crm", Headers: []webhook.Header{{Key: "X-Api-Key", Value: "e2e-secret-key"}}},
+		{Code: "crm", Name: "CRM sync", Endpoint: receiver.URL + "/crm", Headers: []webhook.Header{{Key: "X-Api-Key", Value: "e2e-secret-key"}},
+			Ordered: true, RateLimit: 5, MaxInFlight: 2},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -129,10 +131,13 @@ func TestE2EBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var crmID int64
+	var crmID, erpID int64
 	for _, h := range hooks {
-		if h.Code == "crm" {
+		switch h.Code {
+		case "crm":
 			crmID = h.ID
+		case "erp":
+			erpID = h.ID
 		}
 	}
 
@@ -334,7 +339,70 @@ func TestE2EBrowser(t *testing.T) {
 	}
 	shoot("detail.png")
 
-	// 4. The webhooks page: disable crm.
+	// 4. The instances page: this process's workers, alive, and another
+	// process that stopped beating five minutes ago.
+	insertInstance(t, db, "5e1dead0c0ffee42", "web-2.shop.internal", 3107, 16, time.Now().Add(-3*time.Hour), time.Now().Add(-5*time.Minute))
+	instances, err := c.Instances(ctx)
+	if err != nil || len(instances) != 2 || !instances[0].Alive || instances[1].Alive {
+		t.Fatalf("Instances: %+v %v", instances, err)
+	}
+	navigate(base + "/")
+	click(`nav a[href="/admin/instances"]`)
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("tr.instance.is-alive")), chromedp.WaitVisible(chromedp.CSS("tr.instance.is-dead"))); err != nil {
+		fail("instances page: %v", err)
+	}
+	html = mainHTML()
+	for _, want := range []string{instances[0].ID, "✓ alive", instances[0].Host, ">" + webhook.Version + "<", "5e1dead0c0ffee42", "✕ dead", "5 min ago"} {
+		if !strings.Contains(html, want) {
+			fail("the instances page lacks %q:\n%s", want, html)
+		}
+	}
+	shoot("instances.png")
+
+	// 5. erp's endpoint keeps failing: its circuit opens (written as the
+	// workers would). The overview counts it and leads to the webhooks
+	// page, where the operator closes it.
+	openErp := func() {
+		t.Helper()
+		now := time.Now()
+		setCircuit(t, db, "shop", "eu-1", "erp", now.Add(-3*time.Minute), now.Add(10*time.Minute), 5, 1,
+			"5 consecutive failures: POST "+receiver.URL+"/hook answered 503 Service Unavailable")
+	}
+	openErp()
+	navigate(base + "/")
+	if n, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("#open-circuits-card .num"))); err != nil || strings.TrimSpace(n) != "1" {
+		fail("open circuits on the overview: %q, %v", n, err)
+	}
+	shoot("overview-circuit-open.png")
+	click("#open-circuits-card a")
+	erpRow := "#wh-" + strconv.FormatInt(erpID, 10)
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(erpRow+".circuit-open"))); err != nil {
+		fail("erp is not shown with an open circuit: %v", err)
+	}
+	state, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(erpRow+" .circuit-state")))
+	if err != nil || strings.TrimSpace(state) != "✕ open" {
+		fail("erp circuit state %q, %v", state, err)
+	}
+	if html := mainHTML(); !strings.Contains(html, "5 consecutive endpoint failures") || !strings.Contains(html, "503 Service Unavailable") ||
+		!strings.Contains(html, "at most 5 req/s per instance") {
+		fail("the webhooks page does not explain the open circuit:\n%s", html)
+	}
+	shoot("webhooks-circuit-open.png")
+	click("#close-circuit-" + strconv.FormatInt(erpID, 10))
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(erpRow+".circuit-closed"))); err != nil {
+		fail("erp's circuit is not shown closed: %v", err)
+	}
+	if loc := location(); !strings.Contains(loc, "msg=circuit-closed") || !strings.HasSuffix(loc, "#wh-"+strconv.FormatInt(erpID, 10)) {
+		fail("after Close circuit the location is %s", loc)
+	}
+	if html := mainHTML(); !strings.Contains(html, "Circuit of webhook shop/eu-1 erp closed") || strings.Contains(html, "close-circuit-") {
+		fail("webhooks page after closing the circuit:\n%s", html)
+	}
+	if got := readCircuit(t, db, "shop", "eu-1", "erp"); got.CircuitOpenUntil != nil || got.CircuitFailures != 0 || got.CircuitReason != nil {
+		t.Errorf("erp's circuit columns after closing: %+v", got)
+	}
+
+	// 6. The webhooks page: disable crm.
 	navigate(base + "/webhooks")
 	row := "#wh-" + strconv.FormatInt(crmID, 10)
 	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(row+".is-enabled"))); err != nil {
@@ -344,7 +412,7 @@ func TestE2EBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(row+".is-disabled"))); err != nil {
 		fail("crm is not shown disabled: %v", err)
 	}
-	state, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(row+" .state")))
+	state, err = chromedp.Run(bctx, chromedp.Text(chromedp.CSS(row+" .state")))
 	if err != nil || strings.TrimSpace(state) != "disabled" {
 		fail("crm state %q, %v", state, err)
 	}
@@ -363,12 +431,20 @@ func TestE2EBrowser(t *testing.T) {
 	}
 	shoot("webhooks.png")
 
-	// 5. The same deliveries page on a phone-sized screen.
+	// 7. The same pages on a phone-sized screen, erp's circuit open again.
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844)); err != nil {
 		fail("emulating a phone: %v", err)
 	}
 	navigate(base + "/deliveries")
 	shoot("deliveries-phone.png")
+	openErp()
+	navigate(base + "/webhooks")
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#close-circuit-"+strconv.FormatInt(erpID, 10)))); err != nil {
+		fail("no Close circuit button on a phone: %v", err)
+	}
+	shoot("webhooks-phone.png")
+	navigate(base + "/instances")
+	shoot("instances-phone.png")
 
 	logMu.Lock()
 	defer logMu.Unlock()

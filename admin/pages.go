@@ -27,6 +27,13 @@ type overviewData struct {
 	PendingLink  string
 	FailedLink   string
 	FailuresLink string
+	// Circuits not closed (open or half-open) and worker instances.
+	OpenCircuits   int
+	HalfOpen       int
+	WebhooksLink   string
+	InstancesAlive int
+	InstancesDead  int
+	InstancesLink  string
 }
 
 func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
@@ -52,13 +59,40 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "count the outbox deliveries", err)
 		return
 	}
+	hooks, err := h.client.Webhooks(ctx, webhook.WebhookQuery{})
+	if err != nil {
+		h.fail(w, r, "list the webhooks", err)
+		return
+	}
+	instances, err := h.client.Instances(ctx)
+	if err != nil {
+		h.fail(w, r, "list the worker instances", err)
+		return
+	}
 	d := overviewData{
+		WebhooksLink: h.u("/webhooks"), InstancesLink: h.u("/instances"),
 		Since: fmtTime(since), Until: fmtTime(now),
 		Hours: buildHourChart(counts), Rates: buildRateChart(stats),
 		Pending: outbox[webhook.StatusPending], Failed: outbox[webhook.StatusFailed],
 		PendingLink:  h.link("/outbox", url.Values{"status": {webhook.StatusPending}}),
 		FailedLink:   h.link("/outbox", url.Values{"status": {webhook.StatusFailed}}),
 		FailuresLink: h.link("/deliveries", url.Values{"success": {"no"}, "since": {since.Format("2006-01-02T15:04")}}),
+	}
+	for _, wh := range hooks {
+		switch wh.Circuit.State {
+		case webhook.CircuitOpen:
+			d.OpenCircuits++
+		case webhook.CircuitHalfOpen:
+			d.OpenCircuits++
+			d.HalfOpen++
+		}
+	}
+	for _, in := range instances {
+		if in.Alive {
+			d.InstancesAlive++
+		} else {
+			d.InstancesDead++
+		}
 	}
 	if d.Hours.Attempts > 0 {
 		d.FailureRate = fmtPercent(float64(d.Hours.Failures) / float64(d.Hours.Attempts))
@@ -555,6 +589,8 @@ type whView struct {
 	ScopeType           string
 	ScopeCode           string
 	HistoryLink         string
+	Circuit             circuitView
+	Controls            controlsView
 }
 
 type whGroup struct {
@@ -564,10 +600,11 @@ type whGroup struct {
 }
 
 type webhooksData struct {
-	Scope     string
-	Groups    []whGroup
-	Total     int
-	ResetLink string
+	Scope        string
+	Groups       []whGroup
+	Total        int
+	OpenCircuits int
+	ResetLink    string
 }
 
 func (h *handler) webhooks(w http.ResponseWriter, r *http.Request) {
@@ -597,6 +634,7 @@ func (h *handler) webhooks(w http.ResponseWriter, r *http.Request) {
 		byHook[key{s.Scope, s.WebhookCode}] = s
 	}
 	subs := map[webhook.Scope]map[string][]string{}
+	now := h.now()
 	d := webhooksData{Scope: scope, Total: len(hooks), ResetLink: h.u("/webhooks")}
 	for _, wh := range hooks {
 		if _, ok := subs[wh.Scope]; !ok {
@@ -621,6 +659,10 @@ func (h *handler) webhooks(w http.ResponseWriter, r *http.Request) {
 			DisabledReason: wh.DisabledReason, ConsecutiveFailures: wh.ConsecutiveFailures, ConfigError: wh.ConfigError,
 			ScopeType: wh.Scope.Type, ScopeCode: wh.Scope.Code,
 			HistoryLink: h.link("/deliveries", url.Values{"scope": {wh.Scope.Type + ":" + wh.Scope.Code}, "webhook": {wh.Code}}),
+			Circuit:     circuitOf(wh.Circuit, now), Controls: controlsOf(wh),
+		}
+		if v.Circuit.Closable {
+			d.OpenCircuits++
 		}
 		if v.Method == "" {
 			v.Method = "POST"
@@ -672,8 +714,8 @@ func setText(b bool) string {
 
 func (h *handler) toggleWebhook(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
-	st, sc, code := f.Get("scope_type"), f.Get("scope_code"), f.Get("code")
-	if st == "" || sc == "" || code == "" || len(st)+len(sc)+len(code) > 3*maxFieldLen {
+	st, sc, code, ok := webhookForm(f)
+	if !ok {
 		h.badRequest(w, r, "The form must name the webhook's scope type, scope code and code.")
 		return
 	}
@@ -689,7 +731,7 @@ func (h *handler) toggleWebhook(w http.ResponseWriter, r *http.Request) {
 	err := h.client.SetWebhookEnabled(r.Context(), st, sc, code, enable)
 	switch {
 	case errors.Is(err, webhook.ErrWebhookNotFound):
-		h.errorPage(w, r, http.StatusNotFound, "Webhook not found", "No webhook "+strconv.Quote(clip(code, 80))+" in scope "+strconv.Quote(clip(st+"/"+sc, 80))+".")
+		h.webhookNotFound(w, r, st, sc, code)
 		return
 	case err != nil:
 		h.fail(w, r, "change the webhook", err)
@@ -700,15 +742,7 @@ func (h *handler) toggleWebhook(w http.ResponseWriter, r *http.Request) {
 	if enable {
 		v.Set("msg", "enabled")
 	}
-	if scope, err := field(f, "scope"); err == nil && scope != "" {
-		v.Set("scope", scope)
-	}
-	loc := h.link("/webhooks", v)
-	if a := f.Get("anchor"); a != "" && isDigits(a) {
-		loc += "#wh-" + a
-	}
-	w.Header().Set("Location", loc)
-	w.WriteHeader(http.StatusSeeOther)
+	h.backToWebhooks(w, f, v)
 }
 
 func isDigits(s string) bool {

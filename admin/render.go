@@ -33,6 +33,7 @@ var navItems = []navItem{
 	{"events", "Events", "/events"},
 	{"subscriptions", "Subscriptions", "/subscriptions"},
 	{"scopes", "Scopes", "/scopes"},
+	{"instances", "Instances", "/instances"},
 }
 
 func parseTemplates(funcs template.FuncMap) (map[string]*template.Template, error) {
@@ -156,6 +157,8 @@ func flashMessage(q url.Values) string {
 		return "Webhook " + clip(q.Get("wh"), 80) + " disabled."
 	case "enabled":
 		return "Webhook " + clip(q.Get("wh"), 80) + " enabled (its failure count was reset)."
+	case "circuit-closed":
+		return "Circuit of webhook " + clip(q.Get("wh"), 80) + " closed: its waiting deliveries are sent at the workers' next claim."
 	}
 	return ""
 }

@@ -84,7 +84,8 @@ Exit status:
   2  usage error: unknown command or flag, bad argument, %[2]s
      (or a variable a file or flag names) unset
   3  invalid input data: an events or webhooks file (or other input) failed
-     validation, nothing was written; an unknown event or delivery id
+     validation, nothing was written; an unknown event, delivery id or
+     webhook
 
 Example:
   export %[2]s=...   # the same value as the service

@@ -1,9 +1,10 @@
 // Command webhookctl administers the webhooks of a service that embeds
 // github.com/scopehook/webhook: it creates or upgrades the tables, syncs
 // event definitions and applies webhooks and subscriptions from YAML files,
-// lists webhooks and the outbox, broadcasts events, tests endpoints,
-// redelivers failed deliveries, shows and prunes the delivery history and
-// re-encrypts credentials after a change of private secret.
+// lists webhooks (and closes their circuit breakers), the outbox and the
+// worker instances, broadcasts events, tests endpoints, redelivers failed
+// deliveries, shows and prunes the delivery history and re-encrypts
+// credentials after a change of private secret.
 //
 // Usage:
 //
@@ -17,8 +18,8 @@
 // Exit status: 0 on success, 1 on a runtime failure (database, file system,
 // delivery), 2 on a usage error (unknown command or flag, bad argument,
 // WEBHOOK_PRIVATE_SECRET unset) and 3 on invalid input data (such as an
-// events or webhooks file that fails validation, an unknown event or
-// delivery id). Run "webhookctl help" for details.
+// events or webhooks file that fails validation, an unknown event,
+// delivery id or webhook). Run "webhookctl help" for details.
 package main
 
 import (
@@ -87,9 +88,11 @@ func commands() []*command {
 		syncEventsCommand(),
 		applyCommand(),
 		webhooksCommand(),
+		closeCircuitCommand(),
 		broadcastCommand(),
 		verifyCommand(),
 		deliveriesCommand(),
+		instancesCommand(),
 		redeliverCommand(),
 		historyCommand(),
 		pruneCommand(),
@@ -214,7 +217,7 @@ func exitCode(err error) int {
 	case errors.Is(err, webhook.ErrInvalidEvents), errors.Is(err, webhook.ErrInvalidWebhook),
 		errors.Is(err, webhook.ErrInvalidSubscription), errors.Is(err, errInvalidFile),
 		errors.Is(err, webhook.ErrEventNotFound), errors.Is(err, webhook.ErrDeliveryNotFound),
-		errors.Is(err, errInvalidJSON):
+		errors.Is(err, webhook.ErrWebhookNotFound), errors.Is(err, errInvalidJSON):
 		return exitInvalidInput
 	default:
 		return exitFailure

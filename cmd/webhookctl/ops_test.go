@@ -172,13 +172,13 @@ func TestWebhooksList(t *testing.T) {
 	res = f.mustRun("webhooks", "--scope", "biz:biz1")
 	wantNoApplySecrets(t, "webhooks", res.stdout)
 	lines := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
-	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "SCOPE WEBHOOK ENABLED METHOD ENDPOINT AUTH HEADERS SIGNING ATTEMPTS FAIL_RATE LAST_STATUS LAST_AT NOTE" {
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "SCOPE WEBHOOK ENABLED CIRCUIT METHOD ENDPOINT AUTH HEADERS SIGNING ATTEMPTS FAIL_RATE LAST_STATUS LAST_AT NOTE" {
 		t.Fatalf("webhooks table: %s", res)
 	}
-	if cols := strings.Fields(lines[1]); len(cols) < 13 || cols[1] != "wh_fail" || cols[5] != "basic:set" || cols[8] != "1" || cols[9] != "100.0%" || cols[10] != "500" {
+	if cols := strings.Fields(lines[1]); len(cols) < 14 || cols[1] != "wh_fail" || cols[3] != "closed" || cols[6] != "basic:set" || cols[9] != "1" || cols[10] != "100.0%" || cols[11] != "500" {
 		t.Errorf("wh_fail row = %q", lines[1])
 	}
-	if cols := strings.Fields(lines[2]); len(cols) != 13 || cols[1] != "wh_ok" || cols[5] != "bearer:set" || cols[6] != "X-Api-Key,X-Team" || cols[7] != "1" || cols[9] != "0.0%" || cols[12] != "-" {
+	if cols := strings.Fields(lines[2]); len(cols) != 14 || cols[1] != "wh_ok" || cols[3] != "closed" || cols[6] != "bearer:set" || cols[7] != "X-Api-Key,X-Team" || cols[8] != "1" || cols[10] != "0.0%" || cols[13] != "-" {
 		t.Errorf("wh_ok row = %q", lines[2])
 	}
 	if res := f.mustRun("webhooks", "--scope", "biz:none", "--json"); res.stdout != "[]\n" {
@@ -308,6 +308,14 @@ func TestNewCommandUsageErrors(t *testing.T) {
 		{"deliveries bad limit", []string{"deliveries", "--limit", "0"}, "--limit 0: want 1 to 10000"},
 		{"deliveries bad scope", []string{"deliveries", "--scope", ":x"}, "want TYPE:CODE"},
 		{"reencrypt argument", []string{"reencrypt", "now"}, "reencrypt takes no arguments"},
+		{"instances argument", []string{"instances", "all"}, "instances takes no arguments"},
+		{"instances bad flag", []string{"instances", "--alive"}, "flag provided but not defined: -alive"},
+		{"close-circuit nothing", []string{"close-circuit"}, "close-circuit takes 2 arguments, SCOPE_TYPE:SCOPE_CODE and WEBHOOK_CODE, got 0"},
+		{"close-circuit no code", []string{"close-circuit", "biz:biz1"}, "got 1"},
+		{"close-circuit three", []string{"close-circuit", "biz:biz1", "wh", "extra"}, "got 3"},
+		{"close-circuit bad scope", []string{"close-circuit", "biz", "wh"}, `scope "biz": want SCOPE_TYPE:SCOPE_CODE`},
+		{"close-circuit empty scope code", []string{"close-circuit", "biz:", "wh"}, `scope "biz:"`},
+		{"close-circuit empty code", []string{"close-circuit", "biz:biz1", ""}, "WEBHOOK_CODE is empty"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -327,6 +335,7 @@ func TestNewCommandsMissingSecret(t *testing.T) {
 	for _, args := range [][]string{
 		{"apply", "webhooks.yaml"}, {"broadcast", "ev", "--scope", "biz:biz1"}, {"redeliver", "id"},
 		{"redeliver", "--failed"}, {"prune", "--older-than", "30d"}, {"webhooks"}, {"deliveries"}, {"reencrypt"},
+		{"instances"}, {"close-circuit", "biz:biz1", "wh"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			t.Parallel()
@@ -350,6 +359,7 @@ func TestNewExitCodes(t *testing.T) {
 		{fmt.Errorf("%w: x.yaml:3: oops", errInvalidFile), exitInvalidInput},
 		{fmt.Errorf("%w: --info", errInvalidJSON), exitInvalidInput},
 		{fmt.Errorf("%w: nope", webhook.ErrEventNotFound), exitInvalidInput},
+		{withHint(fmt.Errorf("%w: biz/biz1 \"nope\"", webhook.ErrWebhookNotFound), "check"), exitInvalidInput},
 		{withHint(fmt.Errorf("%w: 1 of 1", webhook.ErrDeliveryNotFound), "check"), exitInvalidInput},
 		{fmt.Errorf("%w: 127.0.0.1", webhook.ErrForbiddenAddress), exitFailure},
 		{fmt.Errorf("%w: 500", webhook.ErrUnexpectedStatus), exitFailure},

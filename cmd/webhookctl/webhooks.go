@@ -55,11 +55,18 @@ since --since (24 hours by default): attempts, failure rate, and the status
 and time of the last attempt. Nothing is decrypted: a webhook whose
 credentials no secret decrypts is listed too.
 
+The CIRCUIT column is the state of the webhook's circuit breaker: closed
+(deliveries are sent), open (the endpoint kept failing or asked for a pause:
+deliveries wait, without spending attempts, until the next probe) or
+half-open (a probe is due or in flight); 'close-circuit' closes one.
 The NOTE column (and disabled_reason, config_error in JSON) says why the
-library disabled a webhook, or that its stored configuration is unreadable.
-With --json, prints a JSON array: the library's WebhookInfo, with the scope
-as {"type", "code"} and the timeout as a duration ("5s", or "default" for
-the service's), and a "stats" object.`,
+library disabled a webhook, that its stored configuration is unreadable, or
+why its circuit is open and when it is probed next.
+With --json, prints a JSON array: the library's WebhookInfo (its "circuit"
+object has state, failures, since, next_probe, probes and reason; ordered,
+rate_limit and max_in_flight appear when set), with the scope as
+{"type", "code"} and the timeout as a duration ("5s", or "default" for the
+service's), and a "stats" object.`,
 		example: progName + " --db /srv/app/webhook.db webhooks\n" +
 			progName + " --db /srv/app/webhook.db webhooks --scope biz:biz1 --since 7d --json",
 		setup: func(fs *flag.FlagSet) action {
@@ -130,7 +137,7 @@ the service's), and a "stats" object.`,
 
 func writeWebhooksTable(w io.Writer, hooks []webhookJSON) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCOPE\tWEBHOOK\tENABLED\tMETHOD\tENDPOINT\tAUTH\tHEADERS\tSIGNING\tATTEMPTS\tFAIL_RATE\tLAST_STATUS\tLAST_AT\tNOTE")
+	fmt.Fprintln(tw, "SCOPE\tWEBHOOK\tENABLED\tCIRCUIT\tMETHOD\tENDPOINT\tAUTH\tHEADERS\tSIGNING\tATTEMPTS\tFAIL_RATE\tLAST_STATUS\tLAST_AT\tNOTE")
 	for _, h := range hooks {
 		enabled := "yes"
 		if !h.Enabled {
@@ -169,20 +176,22 @@ func writeWebhooksTable(w io.Writer, hooks []webhookJSON) error {
 				lastStatus = "error"
 			}
 		}
-		note := "-"
+		note, width := "-", maxErrorWidth
 		switch {
 		case h.ConfigError != "":
 			note = "unreadable configuration: " + h.ConfigError
 		case h.DisabledReason != "":
 			note = "disabled: " + h.DisabledReason
+		case h.Circuit.State == webhook.CircuitOpen || h.Circuit.State == webhook.CircuitHalfOpen:
+			note, width = circuitNote(h.Circuit), 2*maxErrorWidth // the time takes half
 		case h.ConsecutiveFailures > 0:
 			note = fmt.Sprintf("%d consecutive failures", h.ConsecutiveFailures)
 		}
 		if note != "-" {
-			note = truncate(printable(note), maxErrorWidth)
+			note = truncate(printable(note), width)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n",
-			printable(h.Scope.Type+":"+h.Scope.Code), printable(h.Code), enabled, printable(orDash(h.Method)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n",
+			printable(h.Scope.Type+":"+h.Scope.Code), printable(h.Code), enabled, circuitState(h.Circuit), printable(orDash(h.Method)),
 			truncate(printable(orDash(h.Endpoint)), maxEndpointWidth), auth, headers, h.SigningSecrets,
 			h.Stats.Attempts, failed, lastStatus, lastAt, note)
 	}
@@ -190,6 +199,28 @@ func writeWebhooksTable(w io.Writer, hooks []webhookJSON) error {
 		return fmt.Errorf("writing the table: %w", err)
 	}
 	return nil
+}
+
+// circuitState is the CIRCUIT column: closed, open or half-open.
+func circuitState(c webhook.Circuit) string {
+	switch c.State {
+	case webhook.CircuitOpen, webhook.CircuitHalfOpen:
+		return string(c.State)
+	default:
+		return string(webhook.CircuitClosed)
+	}
+}
+
+// circuitNote says why a circuit is open and when it is probed next.
+func circuitNote(c webhook.Circuit) string {
+	note := "circuit open, next probe " + formatTime(c.NextProbe)
+	if c.State == webhook.CircuitHalfOpen {
+		note = "circuit half-open, probe due since " + formatTime(c.NextProbe)
+	}
+	if c.Reason != "" {
+		note += ": " + c.Reason
+	}
+	return note
 }
 
 func setText(set bool) string {
