@@ -16,7 +16,7 @@ func testOperatorAPI(t *testing.T, tdb *testDB) {
 			w.WriteHeader(500)
 		}
 	})
-	c := newTestClient(t, tdb, Config{Now: clock.Now})
+	c := newTestClient(t, tdb, Config{Now: clock.Now, RetryPolicy: noRetries})
 	setupScope(t, c, rc)
 	ctx := testCtx(t)
 	infos, err := c.Webhooks(ctx, WebhookQuery{ScopeType: "biz", ScopeCode: "biz1"})

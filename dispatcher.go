@@ -64,15 +64,11 @@ type DeliveryResult struct {
 	Err error
 }
 
-// Backoff returns how long to wait before the attempt that follows attempt
-// number attempt (1 for the first) of a webhook whose retry interval is
-// interval. retryAfter is the delay asked for by the endpoint's Retry-After
-// header, or zero. The result is capped by Config.MaxRetryDelay.
-type Backoff func(attempt int, interval, retryAfter time.Duration) time.Duration
-
-// DefaultBackoff doubles interval after each attempt and adds ±20% jitter,
-// so that many failing deliveries do not retry in lockstep; a longer
-// Retry-After wins.
+// DefaultBackoff is the delay DefaultRetryPolicy waits after failed attempt
+// number attempt of a webhook whose retry interval is interval: interval
+// doubling after each attempt, with ±20% jitter so that many failing
+// deliveries do not retry in lockstep; retryAfter (an endpoint's
+// Retry-After) wins when longer.
 func DefaultBackoff(attempt int, interval, retryAfter time.Duration) time.Duration {
 	d := interval
 	for i := 1; i < attempt && d < time.Hour; i++ {
@@ -288,10 +284,6 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 		row := c.notAttemptedRow(t, eventCode, deliveryID, 1, err)
 		return res, c.recordHistory(ctx, &row)
 	}
-	interval := t.wh.RetryInterval
-	if interval <= 0 {
-		interval = DefaultRetryInterval
-	}
 	start := time.Now()
 	lim := c.limiter(t.row.ID, t.wh.RateLimit)
 	for attempt := 1; ; attempt++ {
@@ -303,10 +295,14 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 			}
 		}
 		ar, row := c.runAttempt(ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
-			if ar.Success || attempt > t.wh.RetryTimes || !retryable(ar) || ctx.Err() != nil {
+			if ar.Success || ctx.Err() != nil {
 				return false, 0
 			}
-			return true, min(c.backoff(attempt, interval, retryAfter), c.cfg.MaxRetryDelay)
+			retry, delay := c.cfg.RetryPolicy(attempt, &t.wh, ar, retryAfter)
+			if !retry || delay > c.cfg.MaxRetryDelay {
+				return false, 0 // the rest of the schedule is the durable path's
+			}
+			return true, delay
 		})
 		res.Attempts, res.StatusCode, res.Success, res.Err = attempt, ar.StatusCode, ar.Success, ar.Err
 		if err := c.recordHistory(ctx, &row); err != nil {

@@ -45,19 +45,21 @@ func broadcastOne(t *testing.T, c *Client) DeliveryResult {
 	return res.Deliveries[0]
 }
 
-// recordingBackoff records the Retry-After values it is given and waits 1 ms.
-type recordingBackoff struct {
+// recordingPolicy records the Retry-After values it is given, decides as
+// DefaultRetryPolicy does, and waits 1 ms.
+type recordingPolicy struct {
 	mu          sync.Mutex
 	retryAfters []time.Duration
 	attempts    []int
 }
 
-func (r *recordingBackoff) backoff(attempt int, _, retryAfter time.Duration) time.Duration {
+func (r *recordingPolicy) policy(attempt int, wh *WebhookConfig, ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.attempts = append(r.attempts, attempt)
 	r.retryAfters = append(r.retryAfters, retryAfter)
-	return time.Millisecond
+	retry, _ := DefaultRetryPolicy(attempt, wh, ar, 0)
+	return retry, time.Millisecond
 }
 
 func testRetriesThenSucceeds(t *testing.T, tdb *testDB) {
@@ -69,8 +71,8 @@ func testRetriesThenSucceeds(t *testing.T, tdb *testDB) {
 		}
 		io.WriteString(w, "done")
 	})
-	rb := &recordingBackoff{}
-	c := newTestClient(t, tdb, Config{Backoff: rb.backoff})
+	rb := &recordingPolicy{}
+	c := newTestClient(t, tdb, Config{RetryPolicy: rb.policy})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, RetryTimes: 3, RetryInterval: 10 * time.Millisecond})
 	d := broadcastOne(t, c)
 	if !d.Success || d.Attempts != 3 || d.StatusCode != 200 || d.Err != nil {
@@ -108,7 +110,7 @@ func testRetryStopsAtRetryTimes(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		http.Error(w, "nope", http.StatusInternalServerError)
 	})
-	c := newTestClient(t, tdb, Config{Backoff: (&recordingBackoff{}).backoff})
+	c := newTestClient(t, tdb, Config{RetryPolicy: (&recordingPolicy{}).policy})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, RetryTimes: 2})
 	d := broadcastOne(t, c)
 	if d.Success || d.Attempts != 3 || d.StatusCode != 500 || !errors.Is(d.Err, ErrUnexpectedStatus) {
@@ -123,7 +125,7 @@ func testGoneStopsRetrying(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		w.WriteHeader(http.StatusGone)
 	})
-	c := newTestClient(t, tdb, Config{Backoff: (&recordingBackoff{}).backoff})
+	c := newTestClient(t, tdb, Config{RetryPolicy: (&recordingPolicy{}).policy})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, RetryTimes: 5})
 	d := broadcastOne(t, c)
 	if d.Success || d.Attempts != 1 || d.StatusCode != 410 {
@@ -131,7 +133,10 @@ func testGoneStopsRetrying(t *testing.T, tdb *testDB) {
 	}
 }
 
-func testRetryAfterIsPassedToBackoffAndCapped(t *testing.T, tdb *testDB) {
+// Retry-After reaches the retry policy; under the default policy a delay
+// longer than MaxRetryDelay ends Broadcast's retries instead of making the
+// caller wait.
+func testRetryAfterReachesThePolicyAndLongDelaysEndBroadcast(t *testing.T, tdb *testDB) {
 	var n atomic.Int32
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		switch n.Add(1) {
@@ -145,37 +150,42 @@ func testRetryAfterIsPassedToBackoffAndCapped(t *testing.T, tdb *testDB) {
 			w.WriteHeader(http.StatusOK)
 		}
 	})
-	rb := &recordingBackoff{}
-	var retryIns []time.Duration
-	var mu sync.Mutex
-	c := newTestClient(t, tdb, Config{
-		Backoff: func(attempt int, interval, retryAfter time.Duration) time.Duration {
-			rb.backoff(attempt, interval, retryAfter)
-			return DefaultBackoff(attempt, time.Millisecond, 0) // do not really wait in the test
-		},
-		MaxRetryDelay: 20 * time.Millisecond,
-		Hooks: Hooks{AfterAttempt: func(_ context.Context, _ *AttemptInfo, r *AttemptResult) {
-			mu.Lock()
-			retryIns = append(retryIns, r.RetryIn)
-			mu.Unlock()
-		}},
-	})
+	rb := &recordingPolicy{}
+	c := newTestClient(t, tdb, Config{RetryPolicy: rb.policy})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, RetryTimes: 3})
 	d := broadcastOne(t, c)
 	if !d.Success || d.Attempts != 3 {
 		t.Fatalf("delivery = %+v", d)
 	}
 	if len(rb.retryAfters) != 2 || rb.retryAfters[0] != 7*time.Second || rb.retryAfters[1] != time.Hour {
-		t.Errorf("Retry-After seen by the backoff = %v, want [7s 1h]", rb.retryAfters)
+		t.Errorf("Retry-After seen by the policy = %v, want [7s 1h]", rb.retryAfters)
 	}
-	// The default backoff honours Retry-After, and MaxRetryDelay caps it.
+	// The default backoff honours Retry-After.
 	if got := DefaultBackoff(1, time.Millisecond, 7*time.Second); got != 7*time.Second {
 		t.Errorf("DefaultBackoff with Retry-After 7s = %v", got)
 	}
-	for _, ri := range retryIns[:2] {
-		if ri > 20*time.Millisecond {
-			t.Errorf("RetryIn %v exceeds MaxRetryDelay", ri)
-		}
+
+	// The default policy: a Retry-After of an hour is beyond MaxRetryDelay,
+	// so Broadcast stops after the first attempt and says no retry follows.
+	n.Store(1)
+	var retryIns []time.Duration
+	var mu sync.Mutex
+	c2 := newTestClient(t, tdb, Config{MaxRetryDelay: 20 * time.Millisecond,
+		Hooks: Hooks{AfterAttempt: func(_ context.Context, _ *AttemptInfo, r *AttemptResult) {
+			mu.Lock()
+			retryIns = append(retryIns, r.RetryIn)
+			mu.Unlock()
+		}}})
+	oneWebhook(t, c2, WebhookConfig{Endpoint: rc.URL, RetryTimes: 3})
+	start := time.Now()
+	d = broadcastOne(t, c2)
+	if d.Success || d.Attempts != 1 || d.StatusCode != http.StatusTooManyRequests || time.Since(start) > 5*time.Second {
+		t.Fatalf("delivery = %+v after %s, want one attempt and no wait", d, time.Since(start))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(retryIns) != 1 || retryIns[0] != 0 {
+		t.Errorf("RetryIn %v, want none", retryIns)
 	}
 }
 
@@ -222,7 +232,7 @@ func testContextCancelStopsRetries(t *testing.T, tdb *testDB) {
 		w.WriteHeader(http.StatusBadGateway)
 	})
 	c := newTestClient(t, tdb, Config{})
-	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, RetryTimes: 5, RetryInterval: time.Hour})
+	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, RetryTimes: 5, RetryInterval: 10 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()

@@ -67,7 +67,6 @@ func testNoSecretLeavesTheVault(t *testing.T, tdb *testDB) {
 	cfg := Config{
 		PrivateSecret: privSecret,
 		Logger:        slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Backoff:       func(int, time.Duration, time.Duration) time.Duration { return time.Millisecond },
 		RetryPolicy: func(attempt int, _ *WebhookConfig, _ *AttemptResult, _ time.Duration) (bool, time.Duration) {
 			return attempt < 2, time.Millisecond
 		},

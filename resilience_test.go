@@ -56,6 +56,11 @@ func enqueueMany(t *testing.T, c *Client, scopeCode string, n int) []string {
 	return ids
 }
 
+// noRetries never retries.
+func noRetries(int, *WebhookConfig, *AttemptResult, time.Duration) (bool, time.Duration) {
+	return false, 0
+}
+
 // quickRetries retries every failure after a few milliseconds, up to 200
 // attempts.
 func quickRetries(attempt int, _ *WebhookConfig, r *AttemptResult, _ time.Duration) (bool, time.Duration) {
@@ -333,8 +338,10 @@ func testRateLimitSpacesRequests(t *testing.T, tdb *testDB) {
 	startWorkers(t, c)
 	waitFor(t, "the deliveries", 30*time.Second, func() bool { return deliveriesByStatus(t, c)[StatusSucceeded] == 30 })
 	mu.Lock()
-	defer mu.Unlock()
-	for i := range at {
+	sent := append([]time.Time(nil), at...)
+	mu.Unlock()
+	for i := range sent {
+		at := sent
 		j := i
 		for j < len(at) && at[j].Sub(at[i]) < time.Second {
 			j++

@@ -6,9 +6,12 @@ import (
 )
 
 // RetryPolicy decides, after failed attempt number attempt (1 for the
-// first) of a durable delivery to wh, whether to try again and after how
-// long. r is the failed attempt; retryAfter is the delay asked for by the
-// endpoint's Retry-After header, or zero. It must be safe for concurrent use.
+// first) of a delivery to wh, whether to try again and after how long. r is
+// the failed attempt; retryAfter is the delay asked for by the endpoint's
+// Retry-After header, or zero. One policy (Config.RetryPolicy) drives both
+// paths: the workers of Enqueue follow it to its end, Broadcast while each
+// delay is at most Config.MaxRetryDelay, since its caller waits. It must be
+// safe for concurrent use.
 type RetryPolicy func(attempt int, wh *WebhookConfig, r *AttemptResult, retryAfter time.Duration) (retry bool, delay time.Duration)
 
 // DefaultRetrySchedule is the delay before each retry of DefaultRetryPolicy
@@ -26,7 +29,7 @@ func DefaultRetrySchedule() []time.Duration {
 // DefaultRetryPolicy.
 const MaxRetryAfter = 24 * time.Hour
 
-// DefaultRetryPolicy is the RetryPolicy of the durable path.
+// DefaultRetryPolicy is the default RetryPolicy of both paths.
 //
 //   - 410 Gone, a configuration that cannot be sent (ErrInvalidWebhook), a
 //     credential that does not decrypt (ErrDecrypt), an address the SSRF
@@ -36,7 +39,9 @@ const MaxRetryAfter = 24 * time.Hour
 //   - A webhook whose RetryTimes is set (above zero, as the Python package's
 //     retry_times) gets that many retries, the first after RetryInterval
 //     (2 s when zero), doubling each time, with jitter.
-//   - Otherwise the retries follow DefaultRetrySchedule.
+//   - Otherwise the retries follow DefaultRetrySchedule (for Broadcast,
+//     whose delays stop at Config.MaxRetryDelay, that is one retry after
+//     about 5 s).
 //   - A Retry-After header longer than the computed delay wins, up to
 //     MaxRetryAfter.
 func DefaultRetryPolicy(attempt int, wh *WebhookConfig, r *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {

@@ -18,7 +18,7 @@ var suite = []suiteTest{
 	{"RetriesThenSucceeds", testRetriesThenSucceeds},
 	{"RetryStopsAtRetryTimes", testRetryStopsAtRetryTimes},
 	{"GoneStopsRetrying", testGoneStopsRetrying},
-	{"RetryAfterIsPassedToBackoffAndCapped", testRetryAfterIsPassedToBackoffAndCapped},
+	{"RetryAfterReachesThePolicyAndLongDelaysEndBroadcast", testRetryAfterReachesThePolicyAndLongDelaysEndBroadcast},
 	{"TimeoutPerWebhook", testTimeoutPerWebhook},
 	{"ContextCancelStopsRetries", testContextCancelStopsRetries},
 	{"RedirectsAreNotFollowed", testRedirectsAreNotFollowed},

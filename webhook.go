@@ -32,8 +32,7 @@ const (
 	// DefaultRetryInterval is the first delay between attempts of a webhook
 	// whose interval is zero or unset.
 	DefaultRetryInterval = 2 * time.Second
-	// DefaultMaxRetryDelay caps one delay between attempts of Broadcast,
-	// including a delay asked for by a Retry-After header.
+	// DefaultMaxRetryDelay is the longest Broadcast waits for a retry.
 	DefaultMaxRetryDelay = 30 * time.Second
 	// DefaultHistoryLimit is the number of rows History returns when the
 	// query sets no limit.
@@ -79,13 +78,12 @@ type Config struct {
 	// DefaultMaxResponseBodyBytes.
 	MaxResponseBodyBytes int
 
-	// MaxRetryDelay caps one delay between two attempts of a webhook,
-	// including a Retry-After asked for by the endpoint. Defaults to
-	// DefaultMaxRetryDelay.
+	// MaxRetryDelay is the longest Broadcast waits for a retry. Broadcast
+	// follows RetryPolicy like the workers do, but its caller waits: when
+	// the policy (or an endpoint's Retry-After) asks for a longer delay,
+	// Broadcast stops there and reports the delivery failed. Use Enqueue
+	// for schedules of minutes or hours. Defaults to DefaultMaxRetryDelay.
 	MaxRetryDelay time.Duration
-
-	// Backoff computes the delay before a retry. Defaults to DefaultBackoff.
-	Backoff Backoff
 
 	// Logger receives the library's log lines. Credentials never appear in
 	// them. Defaults to a logger that discards everything.
@@ -148,8 +146,9 @@ type Config struct {
 	// DefaultCircuitMaxProbeInterval.
 	CircuitMaxProbeInterval time.Duration
 
-	// RetryPolicy schedules the retries of the durable path. Defaults to
-	// DefaultRetryPolicy.
+	// RetryPolicy schedules the retries of both paths: the workers follow
+	// it to its end, Broadcast while each delay is at most MaxRetryDelay.
+	// Defaults to DefaultRetryPolicy.
 	RetryPolicy RetryPolicy
 
 	// DisableAfterFailures disables a webhook after that many consecutive
@@ -220,7 +219,6 @@ type Client struct {
 	insecureHTTP   *http.Client // for webhooks saved with verify: false
 	log            *slog.Logger
 	now            func() time.Time
-	backoff        Backoff
 	maxConcurrency int
 	history        historyCommitter
 	ph             placeholders
@@ -300,7 +298,6 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		cfg:            cfg,
 		log:            cfg.Logger,
 		now:            cfg.Now,
-		backoff:        cfg.Backoff,
 		maxConcurrency: cfg.MaxConcurrency,
 	}
 	if c.log == nil {
@@ -308,9 +305,6 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	}
 	if c.now == nil {
 		c.now = time.Now
-	}
-	if c.backoff == nil {
-		c.backoff = DefaultBackoff
 	}
 	c.ph = newPlaceholders(c.db)
 	if db.Dialector.Name() == dialectSQLite {

@@ -59,10 +59,11 @@ type worker struct {
 	queued          int
 	inFlight        int
 	retriesInFlight int
-	pending         []*jobResult // outcomes not yet written
-	giveBack        []*job       // claimed deliveries to release unsent
-	rewrite         bool         // the last write failed: it may have committed, check before writing again
-	wakeAt          time.Time    // a rate limit's next token
+	pending         []*jobResult   // outcomes not yet written
+	giveBack        []*job         // claimed deliveries to release unsent
+	rewrite         bool           // the last write failed: it may have committed, check before writing again
+	flying          map[int64]bool // ids of the deliveries in flight
+	wakeAt          time.Time      // a rate limit's next token
 }
 
 // lane holds the claimed deliveries of one webhook.
@@ -139,6 +140,7 @@ func (c *Client) Start(ctx context.Context) error {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		lanes:   map[int64]*lane{},
+		flying:  map[int64]bool{},
 	}
 	base := context.WithoutCancel(ctx)
 	w.ctx, w.cancel = context.WithCancel(base)
@@ -486,6 +488,7 @@ func (w *worker) received(r *jobResult) {
 		return // never started
 	}
 	w.inFlight--
+	delete(w.flying, r.job.row.ID)
 	if r.job.row.Attempts > 0 {
 		w.retriesInFlight--
 	}
@@ -561,6 +564,7 @@ func (w *worker) dispatch() {
 			w.queued--
 			l.inFlight++
 			w.inFlight++
+			w.flying[j.row.ID] = true
 			if j.row.Attempts > 0 {
 				w.retriesInFlight++
 			}
@@ -632,6 +636,11 @@ func (w *worker) transact(want int) ([]*job, healthEvents, error) {
 	err := c.transaction(ctx, func(tx *gorm.DB) error {
 		jobs, ev = nil, healthEvents{}
 		pool := tx.Statement.ConnPool
+		if w.rewrite {
+			if err := w.releaseUnknown(ctx, pool); err != nil {
+				return err
+			}
+		}
 		if len(w.giveBack) > 0 {
 			ids := make([]any, len(w.giveBack))
 			for i, j := range w.giveBack {
@@ -657,6 +666,42 @@ func (w *worker) transact(want int) ([]*job, healthEvents, error) {
 		return nil, healthEvents{}, err
 	}
 	return jobs, ev, nil
+}
+
+// releaseUnknown releases the deliveries leased to this instance that it
+// does not know of: those a transaction claimed when its commit reached the
+// database but its answer did not (the connection dropped), so that the
+// claim looked failed. Nothing else would ever free them while the
+// instance lives.
+func (w *worker) releaseUnknown(ctx context.Context, pool gorm.ConnPool) error {
+	c := w.c
+	known := make([]any, 0, len(w.flying)+w.queued+len(w.pending)+len(w.giveBack))
+	for id := range w.flying {
+		known = append(known, id)
+	}
+	for _, l := range w.ready {
+		for _, j := range l.queue {
+			known = append(known, j.row.ID)
+		}
+	}
+	for _, r := range w.pending {
+		known = append(known, r.job.row.ID)
+	}
+	for _, j := range w.giveBack {
+		known = append(known, j.row.ID)
+	}
+	q := `UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL WHERE status = ? AND lease_owner = ?`
+	if len(known) > 0 {
+		q += ` AND id NOT IN (` + marks(len(known)) + `)`
+	}
+	res, err := unprepared(pool).ExecContext(ctx, c.ph.rebind(q), append([]any{StatusPending, w.owner}, known...)...)
+	if err != nil {
+		return fmt.Errorf("webhook: releasing deliveries of a claim whose answer was lost: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		c.log.Warn("webhook: released deliveries claimed by a transaction whose answer was lost", "deliveries", n)
+	}
+	return nil
 }
 
 // claimable is the condition under which a pending delivery (alias a) is

@@ -47,7 +47,10 @@ func seedHistory(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	c, err := webhook.New(openTestDB(t, f.db), webhook.Config{
 		PrivateSecret: testSecret,
-		Backoff:       func(int, time.Duration, time.Duration) time.Duration { return time.Millisecond },
+		RetryPolicy: func(attempt int, wh *webhook.WebhookConfig, r *webhook.AttemptResult, _ time.Duration) (bool, time.Duration) {
+			retry, _ := webhook.DefaultRetryPolicy(attempt, wh, r, 0)
+			return retry, time.Millisecond
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

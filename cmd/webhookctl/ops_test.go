@@ -156,7 +156,7 @@ func TestWebhooksList(t *testing.T) {
 	}
 	// Ordered by scope and code.
 	fail, ok, other := hooks[0], hooks[1], hooks[2]
-	if fail.Code != "wh_fail" || fail.AuthType != "basic" || !fail.HasPassword || fail.Stats.Attempts != 1 || fail.Stats.Failures != 1 ||
+	if fail.Code != "wh_fail" || fail.AuthType != "basic" || !fail.HasPassword || fail.Stats.Attempts != 2 || fail.Stats.Failures != 2 ||
 		fail.Stats.FailureRate != 1 || fail.Stats.LastStatusCode != 500 || fail.Stats.LastAt == nil || fail.Timeout != "default" {
 		t.Errorf("wh_fail = %+v", fail)
 	}
@@ -175,7 +175,7 @@ func TestWebhooksList(t *testing.T) {
 	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "SCOPE WEBHOOK ENABLED CIRCUIT METHOD ENDPOINT AUTH HEADERS SIGNING ATTEMPTS FAIL_RATE LAST_STATUS LAST_AT NOTE" {
 		t.Fatalf("webhooks table: %s", res)
 	}
-	if cols := strings.Fields(lines[1]); len(cols) < 14 || cols[1] != "wh_fail" || cols[3] != "closed" || cols[6] != "basic:set" || cols[9] != "1" || cols[10] != "100.0%" || cols[11] != "500" {
+	if cols := strings.Fields(lines[1]); len(cols) < 14 || cols[1] != "wh_fail" || cols[3] != "closed" || cols[6] != "basic:set" || cols[9] != "2" || cols[10] != "100.0%" || cols[11] != "500" {
 		t.Errorf("wh_fail row = %q", lines[1])
 	}
 	if cols := strings.Fields(lines[2]); len(cols) != 14 || cols[1] != "wh_ok" || cols[3] != "closed" || cols[6] != "bearer:set" || cols[7] != "X-Api-Key,X-Team" || cols[8] != "1" || cols[10] != "0.0%" || cols[13] != "-" {
