@@ -45,15 +45,19 @@ type worker struct {
 	dbctx    context.Context // database calls; cancelled when Stop gives up
 	dbcancel context.CancelFunc
 
-	results  chan *jobResult
 	stop     chan struct{} // closed by Stop: claim no more
 	done     chan struct{} // closed when run returned
 	stopOnce sync.Once
 
+	cache    claimCache
 	lastBeat atomic.Int64 // time.Now().UnixNano() of the last heartbeat that committed
 	held     atomic.Int64 // deliveries leased and not yet recorded, for Stop's log
 
-	// Owned by run.
+	// Guarded by mu: the scheduler's state, shared by run and the senders
+	// (each sender starts the next job of the lanes when it finishes, so
+	// that requests go on while run writes to the database).
+	mu              sync.Mutex
+	kick            chan struct{} // an outcome is waiting
 	lanes           map[int64]*lane
 	ready           []*lane // lanes with queued jobs, in round-robin order
 	queued          int
@@ -61,9 +65,12 @@ type worker struct {
 	retriesInFlight int
 	pending         []*jobResult   // outcomes not yet written
 	giveBack        []*job         // claimed deliveries to release unsent
-	rewrite         bool           // the last write failed: it may have committed, check before writing again
 	flying          map[int64]bool // ids of the deliveries in flight
+	writing         []*jobResult   // outcomes of the transaction under way
 	wakeAt          time.Time      // a rate limit's next token
+
+	// Owned by run.
+	rewrite bool // the last write failed: it may have committed, check before writing again
 }
 
 // lane holds the claimed deliveries of one webhook.
@@ -74,6 +81,7 @@ type lane struct {
 	limit    int
 	ordered  bool
 	limiter  *rate.Limiter // nil without a rate limit
+	quick    int           // consecutive quick successes (see bulkAfter)
 }
 
 type job struct {
@@ -134,13 +142,13 @@ func (c *Client) Start(ctx context.Context) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	w := &worker{
-		c:       c,
-		owner:   hex.EncodeToString(b[:]),
-		results: make(chan *jobResult, c.cfg.Workers),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		lanes:   map[int64]*lane{},
-		flying:  map[int64]bool{},
+		c:      c,
+		owner:  hex.EncodeToString(b[:]),
+		kick:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		lanes:  map[int64]*lane{},
+		flying: map[int64]bool{},
 	}
 	base := context.WithoutCancel(ctx)
 	w.ctx, w.cancel = context.WithCancel(base)
@@ -182,7 +190,7 @@ func (c *Client) Start(ctx context.Context) error {
 
 // sqliteYield is the pause of the SQLite workers between back-to-back
 // transactions.
-const sqliteYield = time.Millisecond
+const sqliteYield = 500 * time.Microsecond
 
 // stopGrace is how long Stop waits, once its context ended, for aborted
 // requests to be released before it gives up on the database.
@@ -347,8 +355,8 @@ func (w *worker) beatFresh() bool {
 // webhooks that were deleted or disabled.
 func (w *worker) sweepInterval() time.Duration { return w.c.cfg.LeaseDuration }
 
-// run is the scheduler and the only database writer of the worker. It
-// returns true when it stopped with everything recorded.
+// run is the worker's only database writer. It returns true when it
+// stopped with everything recorded.
 func (w *worker) run() bool {
 	c := w.c
 	timer := time.NewTimer(0)
@@ -360,7 +368,7 @@ func (w *worker) run() bool {
 			return false // Stop gave up on the database
 		}
 		stopping := w.stopping()
-		w.collect()
+		w.mu.Lock()
 		if stopping {
 			w.dropQueued()
 		} else {
@@ -368,8 +376,21 @@ func (w *worker) run() bool {
 		}
 		w.held.Store(int64(w.queued + w.inFlight + len(w.pending) + len(w.giveBack)))
 		if stopping && w.inFlight == 0 && len(w.pending) == 0 && len(w.giveBack) == 0 {
+			w.mu.Unlock()
 			return true
 		}
+		var plan claimPlan
+		if !stopping && failures == 0 && w.beatFresh() {
+			plan = w.plan()
+		}
+		batch, give := w.pending, w.giveBack
+		w.pending, w.giveBack, w.writing = nil, nil, batch
+		var known []any
+		if w.rewrite {
+			known = w.knownIDs(give)
+		}
+		w.mu.Unlock()
+
 		if !stopping && failures == 0 {
 			if c.cfg.RetainHistory > 0 && time.Since(lastPrune) > time.Hour {
 				lastPrune = time.Now()
@@ -380,35 +401,41 @@ func (w *worker) run() bool {
 			if time.Since(lastSweep) > w.sweepInterval() {
 				lastSweep = time.Now()
 				w.sweep()
+				w.mu.Lock()
+				w.forgetIdleLanes()
+				w.mu.Unlock()
 			}
 		}
-		want := 0
-		if !stopping && failures == 0 && w.beatFresh() {
-			want = min(c.cfg.ClaimBatch, 2*c.cfg.Workers-w.queued-w.inFlight)
-		}
-		if len(w.pending) > 0 || len(w.giveBack) > 0 || want > 0 {
-			jobs, ev, err := w.transact(want)
+		if len(batch) > 0 || len(give) > 0 || plan.any() {
+			jobs, more, ev, err := w.transact(batch, give, known, plan)
+			w.mu.Lock()
+			w.writing = nil
 			if err != nil {
+				w.pending = append(batch, w.pending...)
+				w.giveBack = append(give, w.giveBack...)
+				w.mu.Unlock()
 				failures++
 				w.rewrite = true
 				if failures == 1 || failures%20 == 0 {
 					c.log.Error("webhook: recording outcomes or claiming deliveries failed; the outcomes are kept and written again",
-						"outcomes", len(w.pending), "failures", failures, "err", err)
+						"outcomes", len(batch), "failures", failures, "err", err)
 				}
 				w.pause(min(c.cfg.PollInterval<<min(failures, 6), 5*time.Second))
 				continue
 			}
+			for _, id := range ev.opened {
+				w.giveBackLane(id)
+			}
+			w.accept(jobs)
+			busy := more || len(w.pending) > 0 || len(w.giveBack) > 0
+			w.mu.Unlock()
 			if failures > 0 {
 				c.log.Info("webhook: recording outcomes works again", "failures", failures)
 				failures = 0
 			}
-			w.pending, w.giveBack, w.rewrite = nil, nil, false
-			for _, id := range ev.opened {
-				w.giveBackLane(id)
-			}
+			w.rewrite = false
 			c.notifyHealth(w.ctx, ev)
-			w.accept(jobs)
-			if (want > 0 && len(jobs) >= want) || len(w.results) > 0 || len(w.giveBack) > 0 {
+			if busy {
 				if c.writeGate != nil {
 					// Leave SQLite's write lock free for a moment, for the
 					// caller's own transactions (EnqueueTx): their busy
@@ -419,10 +446,12 @@ func (w *worker) run() bool {
 			}
 		}
 		wait := c.cfg.PollInterval
+		w.mu.Lock()
 		if !w.wakeAt.IsZero() {
 			wait = max(min(wait, time.Until(w.wakeAt)), time.Millisecond)
 			w.wakeAt = time.Time{}
 		}
+		w.mu.Unlock()
 		if !timer.Stop() {
 			select {
 			case <-timer.C:
@@ -435,53 +464,38 @@ func (w *worker) run() bool {
 		case <-w.dbctx.Done():
 		case <-c.wake: // an Enqueue here
 		case <-timer.C:
-		case r := <-w.results:
-			w.received(r)
+		case <-w.kick:
 		}
 	}
 }
 
-// pause waits d while collecting outcomes, or until Stop.
+// pause waits d, or until Stop aborts the requests.
 func (w *worker) pause(d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			return
-		case <-w.stop:
-			if w.ctx.Err() != nil {
-				return
-			}
-			// A graceful stop keeps trying to record what was sent.
-			select {
-			case <-t.C:
-				return
-			case r := <-w.results:
-				w.received(r)
-			case <-w.dbctx.Done():
-				return
-			}
-		case <-w.dbctx.Done():
-			return
-		case r := <-w.results:
-			w.received(r)
-		}
+	select {
+	case <-t.C:
+	case <-w.dbctx.Done():
+	case <-w.ctx.Done():
 	}
 }
 
-// collect takes the outcomes that came back.
-func (w *worker) collect() {
-	for {
-		select {
-		case r := <-w.results:
-			w.received(r)
-		default:
-			return
-		}
+// finished records the outcome of a job a sender ran, and starts what can
+// start now. Called by the sender, mu not held.
+func (w *worker) finished(r *jobResult) {
+	w.mu.Lock()
+	w.received(r)
+	if !w.stopping() {
+		w.dispatch()
+	}
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
 	}
 }
 
+// received records an outcome; mu held.
 func (w *worker) received(r *jobResult) {
 	w.pending = append(w.pending, r)
 	if r.job.target == nil {
@@ -495,16 +509,24 @@ func (w *worker) received(r *jobResult) {
 	id := r.job.target.row.ID
 	if l := w.lanes[id]; l != nil {
 		l.inFlight--
-		w.forgetIfIdle(l)
+		if r.outcome == outcomeSucceeded && r.hist != nil && r.hist.DurationUS != nil && *r.hist.DurationUS < quickAnswer.Microseconds() {
+			l.quick++
+		} else {
+			l.quick = 0
+		}
 	}
 	if r.hist != nil && r.hist.pauseFor > 0 {
 		w.giveBackLane(id) // the endpoint asked for a pause: send it nothing more
 	}
 }
 
-func (w *worker) forgetIfIdle(l *lane) {
-	if l.inFlight == 0 && len(l.queue) == 0 {
-		delete(w.lanes, l.id)
+// forgetIdleLanes drops the lanes with nothing queued or in flight that
+// were not quick (a quick one keeps its standing for the next burst).
+func (w *worker) forgetIdleLanes() {
+	for id, l := range w.lanes {
+		if l.inFlight == 0 && len(l.queue) == 0 && l.quick < bulkAfter {
+			delete(w.lanes, id)
+		}
 	}
 }
 
@@ -569,7 +591,7 @@ func (w *worker) dispatch() {
 				w.retriesInFlight++
 			}
 			started = true
-			go func() { w.results <- w.send(j) }()
+			go func() { w.finished(w.send(j)) }()
 			if len(l.queue) == 0 {
 				w.ready = append(w.ready[:i], w.ready[i+1:]...)
 				continue
@@ -604,14 +626,13 @@ func (w *worker) giveBackLane(id int64) {
 	}
 	w.giveBack = append(w.giveBack, l.queue...)
 	w.queued -= len(l.queue)
-	l.queue = nil
+	l.queue, l.quick = nil, 0
 	for i, r := range w.ready {
 		if r == l {
 			w.ready = append(w.ready[:i], w.ready[i+1:]...)
 			break
 		}
 	}
-	w.forgetIfIdle(l)
 }
 
 // dropQueued releases every queued job (the worker is stopping).
@@ -624,26 +645,26 @@ func (w *worker) dropQueued() {
 	w.ready = nil
 }
 
-// transact writes the pending outcomes, releases what is given back and
-// claims up to want deliveries, in one transaction.
-func (w *worker) transact(want int) ([]*job, healthEvents, error) {
+// transact writes the outcomes of batch, releases give, and claims what
+// plan says, in one transaction. known, set after a failed write, lists the
+// deliveries the worker holds. more reports that a claim got all it asked
+// for: more may be due.
+func (w *worker) transact(batch []*jobResult, give []*job, known []any, plan claimPlan) (jobs []*job, more bool, ev healthEvents, err error) {
 	c := w.c
 	ctx, cancel := context.WithTimeout(w.dbctx, w.dbTimeout())
 	defer cancel()
-	var jobs []*job
-	var ev healthEvents
 	defer c.lockWrites()()
-	err := c.transaction(ctx, func(tx *gorm.DB) error {
-		jobs, ev = nil, healthEvents{}
+	err = c.transaction(ctx, func(tx *gorm.DB) error {
+		jobs, more, ev = nil, false, healthEvents{}
 		pool := tx.Statement.ConnPool
 		if w.rewrite {
-			if err := w.releaseUnknown(ctx, pool); err != nil {
+			if err := w.releaseUnknown(ctx, pool, known); err != nil {
 				return err
 			}
 		}
-		if len(w.giveBack) > 0 {
-			ids := make([]any, len(w.giveBack))
-			for i, j := range w.giveBack {
+		if len(give) > 0 {
+			ids := make([]any, len(give))
+			for i, j := range give {
 				ids[i] = j.row.ID
 			}
 			if _, err := unprepared(pool).ExecContext(ctx, c.ph.rebind(`UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL
@@ -652,30 +673,26 @@ func (w *worker) transact(want int) ([]*job, healthEvents, error) {
 			}
 		}
 		var err error
-		if len(w.pending) > 0 {
-			if ev, err = w.writeOutcomes(ctx, pool, w.pending); err != nil {
+		if len(batch) > 0 {
+			if ev, err = w.writeOutcomes(ctx, pool, batch); err != nil {
 				return err
 			}
 		}
-		if want > 0 {
-			jobs, err = w.claim(ctx, pool, want)
+		if plan.any() {
+			jobs, more, err = w.claim(ctx, pool, plan)
 		}
 		return err
 	})
 	if err != nil {
-		return nil, healthEvents{}, err
+		return nil, false, healthEvents{}, err
 	}
-	return jobs, ev, nil
+	return jobs, more, ev, nil
 }
 
-// releaseUnknown releases the deliveries leased to this instance that it
-// does not know of: those a transaction claimed when its commit reached the
-// database but its answer did not (the connection dropped), so that the
-// claim looked failed. Nothing else would ever free them while the
-// instance lives.
-func (w *worker) releaseUnknown(ctx context.Context, pool gorm.ConnPool) error {
-	c := w.c
-	known := make([]any, 0, len(w.flying)+w.queued+len(w.pending)+len(w.giveBack))
+// knownIDs lists the deliveries the worker holds: in flight, queued, with
+// an outcome to write, or to give back; mu held.
+func (w *worker) knownIDs(give []*job) []any {
+	known := make([]any, 0, len(w.flying)+w.queued+len(w.pending)+len(w.writing)+len(give))
 	for id := range w.flying {
 		known = append(known, id)
 	}
@@ -684,12 +701,22 @@ func (w *worker) releaseUnknown(ctx context.Context, pool gorm.ConnPool) error {
 			known = append(known, j.row.ID)
 		}
 	}
-	for _, r := range w.pending {
+	for _, r := range append(w.pending, w.writing...) {
 		known = append(known, r.job.row.ID)
 	}
-	for _, j := range w.giveBack {
+	for _, j := range give {
 		known = append(known, j.row.ID)
 	}
+	return known
+}
+
+// releaseUnknown releases the deliveries leased to this instance that it
+// does not know of: those a transaction claimed when its commit reached the
+// database but its answer did not (the connection dropped), so that the
+// claim looked failed. Nothing else would ever free them while the
+// instance lives.
+func (w *worker) releaseUnknown(ctx context.Context, pool gorm.ConnPool, known []any) error {
+	c := w.c
 	q := `UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL WHERE status = ? AND lease_owner = ?`
 	if len(known) > 0 {
 		q += ` AND id NOT IN (` + marks(len(known)) + `)`
@@ -742,71 +769,168 @@ func (w *worker) claimSQL(filter string, ordered bool) string {
 	if c.db.Dialector.Name() == dialectPostgres {
 		from = `webhook_webhook w CROSS JOIN LATERAL (` + inner + ` FOR UPDATE SKIP LOCKED) z`
 	} else {
-		from = `webhook_webhook w JOIN webhook_delivery z ON z.id IN (` + strings.Replace(inner, "SELECT q.id, q.next_attempt_at", "SELECT q.id", 1) + `)`
+		// SQLite has no LATERAL; CROSS JOIN makes the webhooks the outer
+		// loop, so that the subquery runs once per webhook, on its index.
+		from = `webhook_webhook w CROSS JOIN webhook_delivery z`
+		filter += ` AND z.id IN (` + strings.Replace(inner, "SELECT q.id, q.next_attempt_at", "SELECT q.id", 1) + `)`
 	}
 	return `UPDATE webhook_delivery SET lease_owner = ?, lease_until = ?
 		WHERE id IN (SELECT z.id FROM ` + from + ` WHERE ` + filter + ` ORDER BY z.next_attempt_at, z.id LIMIT ?)
 		RETURNING id, delivery_id, event_code, scope_type, scope_code, webhook_code, payload, attempts`
 }
 
-// claim leases up to n due deliveries, fairly across webhooks, and loads
-// their webhooks. First it takes the probes of circuits due for one.
-func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, n int) ([]*job, error) {
+// claimPlan says what one transaction claims.
+type claimPlan struct {
+	fair  int   // deliveries for any webhook outside bulk and full lanes
+	full  []any // ids of webhooks whose lane has all it may hold
+	bulk  []any // ids of webhooks whose lanes drain quickly, with room
+	bulkN int   // deliveries for them
+}
+
+func (p claimPlan) any() bool { return p.fair > 0 || p.bulkN > 0 }
+
+// bulkAfter is the number of consecutive quick successes after which a lane
+// may hold a whole claim batch: its endpoint answers fast, so what is
+// claimed for it starts soon.
+const bulkAfter = 8
+
+// quickAnswer is the longest answer that counts as quick for bulkAfter.
+const quickAnswer = time.Second
+
+// plan decides what the next transaction claims. A lane may hold (queued
+// and in flight) twice its cap, or a whole claim batch once its endpoint
+// proved quick; the instance holds at most about twice its workers besides
+// the bulk lanes, so that it never leases far more than it can start soon.
+func (w *worker) plan() claimPlan {
+	c := w.c
+	var p claimPlan
+	queuedFair := w.queued
+	for id, l := range w.lanes {
+		held := len(l.queue) + l.inFlight
+		switch {
+		case l.ordered:
+			if held > 0 {
+				p.full = append(p.full, id)
+			}
+		case l.quick >= bulkAfter:
+			queuedFair -= len(l.queue)
+			p.full = append(p.full, id)
+			if room := c.cfg.ClaimBatch - held; room >= c.cfg.ClaimBatch/4 {
+				p.bulk = append(p.bulk, id)
+				p.bulkN += room
+			}
+		case held >= 2*l.limit:
+			p.full = append(p.full, id)
+		}
+	}
+	p.bulkN = min(p.bulkN, 2*c.cfg.ClaimBatch)
+	p.fair = max(0, min(c.cfg.ClaimBatch, 2*c.cfg.Workers-w.inFlight-queuedFair))
+	return p
+}
+
+// claimCache remembers for a second whether any webhook is ordered or has
+// an open circuit, so that claims skip the statements for them otherwise.
+type claimCache struct {
+	at                   time.Time
+	ordered, openCircuit bool
+}
+
+// claim leases due deliveries as plan says, fairly across webhooks, and
+// loads their webhooks. First it takes the probes of circuits due for one,
+// then the heads of ordered webhooks.
+func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, plan claimPlan) ([]*job, bool, error) {
 	c := w.c
 	now := c.now().UTC()
 	var jobs []*job
+	more := false
+	if time.Since(w.cache.at) > time.Second {
+		var ordered, open int64
+		if err := pool.QueryRowContext(ctx, c.ph.rebind(`SELECT COUNT(CASE WHEN `+orderedExpr(c.db, "w")+` THEN 1 END), COUNT(w.circuit_open_until)
+			FROM webhook_webhook w WHERE w.enable_webhook = ?`), true).Scan(&ordered, &open); err != nil {
+			return nil, false, fmt.Errorf("webhook: claiming deliveries: %w", err)
+		}
+		w.cache = claimCache{at: time.Now(), ordered: ordered > 0, openCircuit: open > 0}
+	}
 
 	// Half-open circuits with a delivery to probe: take the probe (so that
 	// no other instance probes too) and claim that one delivery.
-	probeQ := `UPDATE webhook_webhook SET circuit_open_until = ?
-		WHERE circuit_open_until IS NOT NULL AND circuit_open_until <= ? AND enable_webhook = ?
-		AND EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.scope_type = webhook_webhook.scope_type AND d.scope_code = webhook_webhook.scope_code
-			AND d.webhook_code = webhook_webhook.code AND d.status = ? AND d.next_attempt_at <= ? AND ` + claimable("d") + `)
-		RETURNING id`
-	probeArgs := append([]any{now.Add(c.cfg.LeaseDuration + c.cfg.Timeout), now, true, StatusPending, now}, w.claimableArgs(now)...)
-	probes, err := queryIDs(ctx, pool, c.ph.rebind(probeQ), probeArgs...)
-	if err != nil {
-		return nil, fmt.Errorf("webhook: taking circuit probes: %w", err)
-	}
-	if len(probes) > 0 {
-		ids := make([]any, len(probes))
-		for i, id := range probes {
-			ids[i] = id
-		}
-		got, err := w.claimWhere(ctx, pool, now, "w.id IN ("+marks(len(ids))+")", ids, 1, len(ids))
+	if w.cache.openCircuit {
+		probeQ := `UPDATE webhook_webhook SET circuit_open_until = ?
+			WHERE circuit_open_until IS NOT NULL AND circuit_open_until <= ? AND enable_webhook = ?
+			AND EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.scope_type = webhook_webhook.scope_type AND d.scope_code = webhook_webhook.scope_code
+				AND d.webhook_code = webhook_webhook.code AND d.status = ? AND d.next_attempt_at <= ? AND ` + claimable("d") + `)
+			RETURNING id`
+		probeArgs := append([]any{now.Add(c.cfg.LeaseDuration + c.cfg.Timeout), now, true, StatusPending, now}, w.claimableArgs(now)...)
+		probes, err := queryIDs(ctx, pool, c.ph.rebind(probeQ), probeArgs...)
 		if err != nil {
-			return nil, err
+			return nil, false, fmt.Errorf("webhook: taking circuit probes: %w", err)
 		}
-		for _, j := range got {
-			j.probe = true
+		if len(probes) > 0 {
+			ids := make([]any, len(probes))
+			for i, id := range probes {
+				ids[i] = id
+			}
+			filter := "w.id IN (" + marks(len(ids)) + ")"
+			got, err := w.claimRows(ctx, pool, now, filter, ids, true, 1, len(ids))
+			if err != nil {
+				return nil, false, err
+			}
+			if len(got) < len(ids) {
+				more, err := w.claimRows(ctx, pool, now, filter, ids, false, 1, len(ids)-len(got))
+				if err != nil {
+					return nil, false, err
+				}
+				got = append(got, more...)
+			}
+			for _, j := range got {
+				j.probe = true
+			}
+			jobs = append(jobs, got...)
 		}
-		jobs = append(jobs, got...)
 	}
 
-	// Every other webhook with room in its lane.
-	filter := "w.enable_webhook = ? AND w.circuit_open_until IS NULL"
-	args := []any{true}
-	var full []any
-	for id, l := range w.lanes {
-		if room := 2*l.limit - len(l.queue) - l.inFlight; room <= 0 || (l.ordered && len(l.queue)+l.inFlight > 0) {
-			full = append(full, id)
+	// Every other webhook with room in its lane: the heads of ordered ones,
+	// then up to twice the in-flight cap of each of the others, then whole
+	// batches for the lanes that drain quickly.
+	base := "w.enable_webhook = ? AND w.circuit_open_until IS NULL"
+	if plan.fair > 0 {
+		filter, args := base, []any{true}
+		if len(plan.full) > 0 {
+			filter += " AND w.id NOT IN (" + marks(len(plan.full)) + ")"
+			args = append(args, plan.full...)
+		}
+		n := plan.fair
+		if w.cache.ordered {
+			got, err := w.claimRows(ctx, pool, now, filter, args, true, 1, n)
+			if err != nil {
+				return nil, false, err
+			}
+			jobs, n = append(jobs, got...), n-len(got)
+		}
+		if n > 0 {
+			got, err := w.claimRows(ctx, pool, now, filter, args, false, 2*c.cfg.MaxInFlightPerWebhook, n)
+			if err != nil {
+				return nil, false, err
+			}
+			jobs = append(jobs, got...)
+			more = more || len(got) == n
 		}
 	}
-	if len(full) > 0 {
-		filter += " AND w.id NOT IN (" + marks(len(full)) + ")"
-		args = append(args, full...)
+	if plan.bulkN > 0 {
+		filter := base + " AND w.id IN (" + marks(len(plan.bulk)) + ")"
+		got, err := w.claimRows(ctx, pool, now, filter, append([]any{true}, plan.bulk...), false, c.cfg.ClaimBatch, plan.bulkN)
+		if err != nil {
+			return nil, false, err
+		}
+		jobs = append(jobs, got...)
+		more = more || len(got) == plan.bulkN
 	}
-	got, err := w.claimWhere(ctx, pool, now, filter, args, 2*c.cfg.MaxInFlightPerWebhook, n)
-	if err != nil {
-		return nil, err
-	}
-	jobs = append(jobs, got...)
 	if len(jobs) == 0 {
-		return nil, nil
+		return nil, more, nil
 	}
 	targets, err := c.loadTargets(ctx, pool, jobs)
 	if err != nil {
-		return nil, err // the transaction rolls the claim back
+		return nil, false, err // the transaction rolls the claim back
 	}
 	for _, j := range jobs {
 		t := targets[webhookKey{j.row.ScopeType, j.row.ScopeCode, j.row.WebhookCode}]
@@ -819,26 +943,20 @@ func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, n int) ([]*job, 
 			j.target = t
 		}
 	}
-	return jobs, nil
-}
-
-// claimWhere runs claimSQL for the webhooks of filter, at most perWebhook
-// each and limit in all.
-func (w *worker) claimWhere(ctx context.Context, pool gorm.ConnPool, now time.Time, filter string, filterArgs []any, perWebhook, limit int) ([]*job, error) {
-	jobs, err := w.claimRows(ctx, pool, now, filter, filterArgs, true, 1, limit)
-	if err != nil || len(jobs) >= limit {
-		return jobs, err
-	}
-	more, err := w.claimRows(ctx, pool, now, filter, filterArgs, false, perWebhook, limit-len(jobs))
-	return append(jobs, more...), err
+	return jobs, more, nil
 }
 
 func (w *worker) claimRows(ctx context.Context, pool gorm.ConnPool, now time.Time, filter string, filterArgs []any, ordered bool, perWebhook, limit int) ([]*job, error) {
 	c := w.c
-	args := []any{w.owner, now.Add(c.cfg.LeaseDuration), StatusPending, now}
-	args = append(args, w.claimableArgs(now)...)
-	args = append(args, perWebhook)
-	args = append(args, filterArgs...)
+	inner := []any{StatusPending, now}
+	inner = append(inner, w.claimableArgs(now)...)
+	inner = append(inner, perWebhook)
+	args := []any{w.owner, now.Add(c.cfg.LeaseDuration)}
+	if c.db.Dialector.Name() == dialectPostgres {
+		args = append(append(args, inner...), filterArgs...) // FROM ... LATERAL (inner) WHERE filter
+	} else {
+		args = append(append(args, filterArgs...), inner...) // WHERE filter AND z.id IN (inner)
+	}
 	args = append(args, limit)
 	rows, err := unprepared(pool).QueryContext(ctx, c.ph.rebind(w.claimSQL(filter, ordered)), args...)
 	if err != nil {
