@@ -56,8 +56,9 @@
 //
 // Broadcast resolves the webhooks in one query and sends them concurrently,
 // at most Config.MaxConcurrency at once, each bounded by its timeout and
-// retried with jittered exponential backoff (honouring Retry-After) as many
-// times as its RetryTimes says. Redirects are never followed; success is a
+// retried on the schedule of Config.RetryPolicy (the one the workers
+// follow) while each delay is at most Config.MaxRetryDelay, since the caller
+// waits. Redirects are never followed; success is a
 // 2xx status. A failing webhook never stops the others. Every attempt is
 // written to history before Broadcast returns; attempts of concurrent
 // broadcasts share database commits.
@@ -72,10 +73,21 @@
 // them; the workers started by [Client.Start] send them at least once,
 // retrying over hours on the schedule of Config.RetryPolicy, and record
 // history. Instances sharing a PostgreSQL database share the work (FOR
-// UPDATE SKIP LOCKED under a lease); on SQLite, run the workers in one
-// process. [Client.Redeliver] and [Client.RedeliverFailed] send failed or
-// past deliveries again with their delivery ids; [Client.PruneHistory]
-// keeps the tables small.
+// UPDATE SKIP LOCKED under leases kept alive by each instance's heartbeat,
+// so that a dead instance's deliveries go out again within
+// Config.LeaseDuration); on SQLite, run the workers in one process.
+//
+// One endpoint cannot hurt the others: each webhook gets at most
+// Config.MaxInFlightPerWebhook requests at once per instance, claims are
+// fair across webhooks, and each webhook has a circuit breaker shared by all
+// instances ([Circuit], Config.CircuitBreakAfter, Hooks.CircuitChanged): an
+// endpoint that keeps failing is probed instead of hammered, its deliveries
+// wait without spending attempts, and a Retry-After pauses it.
+// WebhookConfig.Ordered delivers a webhook's deliveries one at a time in
+// enqueue order; WebhookConfig.RateLimit caps its requests per second.
+// [Client.Redeliver] and [Client.RedeliverFailed] send failed or past
+// deliveries again with their delivery ids; [Client.PruneHistory] keeps the
+// tables small.
 //
 // # Security
 //

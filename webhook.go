@@ -239,9 +239,10 @@ type Client struct {
 
 // New returns a Client that stores its data through db. db may use any GORM
 // dialect; the library never opens a database itself. For SQLite, open the
-// database with a busy timeout and WAL (for example
-// "file.db?_busy_timeout=5000&_journal_mode=WAL") so that concurrent
-// deliveries can record history. New does not touch the database: call
+// database with a busy timeout, WAL and immediate transactions (for example
+// "file.db?_busy_timeout=5000&_journal_mode=WAL&_txlock=immediate") so that
+// concurrent deliveries can record history and EnqueueTx's transactions do
+// not fail when the workers write. New does not touch the database: call
 // Migrate once at start-up.
 func New(db *gorm.DB, cfg Config) (*Client, error) {
 	if db == nil {

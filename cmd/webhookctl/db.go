@@ -27,7 +27,7 @@ const (
 	defaultDB = "webhook.db"
 	// sqliteParams lets concurrent writers wait for each other instead of
 	// failing with "database is locked", as the library recommends.
-	sqliteParams = "_busy_timeout=10000&_journal_mode=WAL"
+	sqliteParams = "_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate"
 )
 
 // kvPassword matches the password of a key=value PostgreSQL DSN, quoted or

@@ -35,12 +35,12 @@ func TestIsPostgresDSN(t *testing.T) {
 func TestSQLiteDSN(t *testing.T) {
 	t.Parallel()
 	for path, want := range map[string]string{
-		"webhook.db":                      "webhook.db?_busy_timeout=10000&_journal_mode=WAL",
-		"/srv/app/webhook.db":             "/srv/app/webhook.db?_busy_timeout=10000&_journal_mode=WAL",
+		"webhook.db":                      "webhook.db?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate",
+		"/srv/app/webhook.db":             "/srv/app/webhook.db?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate",
 		"webhook.db?_busy_timeout=5000":   "webhook.db?_busy_timeout=5000",
 		"file:webhook.db?mode=ro":         "file:webhook.db?mode=ro",
-		"file:webhook.db":                 "file:webhook.db?_busy_timeout=10000&_journal_mode=WAL",
-		"/data/with space/webhook.db":     "/data/with space/webhook.db?_busy_timeout=10000&_journal_mode=WAL",
+		"file:webhook.db":                 "file:webhook.db?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate",
+		"/data/with space/webhook.db":     "/data/with space/webhook.db?_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate",
 		"webhook.db?_journal_mode=DELETE": "webhook.db?_journal_mode=DELETE",
 	} {
 		if got := sqliteDSN(path); got != want {

@@ -50,7 +50,7 @@ func run(ctx context.Context, dbPath string, out io.Writer) error {
 	}
 
 	// 1. The service's own database; the library only takes the handle.
-	db, err := gorm.Open(sqlite.Open(dbPath+"?_busy_timeout=5000&_journal_mode=WAL"), &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(sqlite.Open(dbPath+"?_busy_timeout=5000&_journal_mode=WAL&_txlock=immediate"), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", dbPath, err)
 	}
