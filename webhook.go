@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -227,6 +228,7 @@ type Client struct {
 	resolver Resolver
 
 	wake     chan struct{} // wakes the workers when this process enqueues
+	woken    atomic.Bool   // set with wake, for a worker too busy to wait on it
 	limiters sync.Map      // webhook id → *rateLimiter, for WebhookConfig.RateLimit
 	// writeGate serialises this client's own writes on SQLite, which has
 	// one write lock: a sync.Mutex queues writers fairly, where SQLite's

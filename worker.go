@@ -70,7 +70,8 @@ type worker struct {
 	wakeAt          time.Time      // a rate limit's next token
 
 	// Owned by run.
-	rewrite bool // the last write failed: it may have committed, check before writing again
+	rewrite        bool      // the last write failed: it may have committed, check before writing again
+	fairQuietUntil time.Time // the last claim for the other webhooks found none
 }
 
 // lane holds the claimed deliveries of one webhook.
@@ -262,6 +263,7 @@ func (c *Client) wakeWorker() {
 	case c.wake <- struct{}{}:
 	default:
 	}
+	c.woken.Store(true)
 }
 
 // dbTimeout bounds one database call of the workers, so that a database
@@ -815,7 +817,7 @@ func (w *worker) plan() claimPlan {
 		case l.quick >= bulkAfter:
 			queuedFair -= len(l.queue)
 			p.full = append(p.full, id)
-			if room := c.cfg.ClaimBatch - held; room >= c.cfg.ClaimBatch/4 {
+			if room := 2*c.cfg.ClaimBatch - held; room >= c.cfg.ClaimBatch/4 {
 				p.bulk = append(p.bulk, id)
 				p.bulkN += room
 			}
@@ -825,6 +827,14 @@ func (w *worker) plan() claimPlan {
 	}
 	p.bulkN = min(p.bulkN, 2*c.cfg.ClaimBatch)
 	p.fair = max(0, min(c.cfg.ClaimBatch, 2*c.cfg.Workers-w.inFlight-queuedFair))
+	if c.woken.Swap(false) {
+		w.fairQuietUntil = time.Time{} // an Enqueue here: look now
+	}
+	if p.bulkN > 0 && time.Now().Before(w.fairQuietUntil) {
+		// The last look found nothing for the other webhooks: while busy
+		// with the quick lanes, look again once a poll interval passed.
+		p.fair = 0
+	}
 	return p
 }
 
@@ -914,6 +924,9 @@ func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, plan claimPlan) 
 			}
 			jobs = append(jobs, got...)
 			more = more || len(got) == n
+			if len(got) == 0 {
+				w.fairQuietUntil = time.Now().Add(c.cfg.PollInterval)
+			}
 		}
 	}
 	if plan.bulkN > 0 {
