@@ -179,18 +179,7 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 				if err := c.Start(context.Background()); err != nil {
 					b.Fatal(err)
 				}
-				deadline := time.Now().Add(5 * time.Minute)
-				for bArr.count() < n && time.Now().Before(deadline) {
-					time.Sleep(10 * time.Millisecond)
-				}
-				b.StopTimer()
-				stopQuick(b, c)
-				p99, rate := bArr.figures()
-				b.ReportMetric(rate, "B_deliveries/s")
-				b.ReportMetric(float64(p99.Microseconds())/1000, "B_p99_ms")
-				if bArr.count() < n {
-					b.Errorf("B got %d of %d deliveries", bArr.count(), n)
-				}
+				reportB(b, c, bArr, n, 5*time.Minute)
 			})
 			b.Run(db.name+"/steady/A_"+a.name, func(b *testing.B) {
 				bArr := &arrivals{}
@@ -214,20 +203,26 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 					sent++
 				}
 				tick.Stop()
-				deadline := time.Now().Add(time.Minute)
-				for bArr.count() < sent && time.Now().Before(deadline) {
-					time.Sleep(10 * time.Millisecond)
-				}
-				b.StopTimer()
-				stopQuick(b, c)
-				p99, rate := bArr.figures()
-				b.ReportMetric(rate, "B_deliveries/s")
-				b.ReportMetric(float64(p99.Microseconds())/1000, "B_p99_ms")
-				if bArr.count() < sent {
-					b.Errorf("B got %d of %d deliveries", bArr.count(), sent)
-				}
+				reportB(b, c, bArr, sent, time.Minute)
 			})
 		}
+	}
+}
+
+// reportB waits, up to timeout, for B's n deliveries, stops the workers and
+// reports B's throughput and p99 delay.
+func reportB(b *testing.B, c *Client, bArr *arrivals, n int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for bArr.count() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.StopTimer()
+	stopQuick(b, c)
+	p99, rate := bArr.figures()
+	b.ReportMetric(rate, "B_deliveries/s")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "B_p99_ms")
+	if bArr.count() < n {
+		b.Errorf("B got %d of %d deliveries", bArr.count(), n)
 	}
 }
 

@@ -133,16 +133,6 @@ func retryableTxError(err error) bool {
 	return false
 }
 
-// skipLocked is the clause that lets concurrent claimers pass over rows
-// another claimer is locking (PostgreSQL); SQLite runs one writer at a time
-// and needs none.
-func skipLocked(db *gorm.DB) string {
-	if db.Dialector.Name() == dialectPostgres {
-		return " FOR UPDATE SKIP LOCKED"
-	}
-	return ""
-}
-
 // supportsReturning reports whether UPDATE ... RETURNING works.
 func supportsReturning(db *gorm.DB) bool {
 	switch db.Dialector.Name() {

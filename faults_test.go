@@ -468,6 +468,22 @@ func TestPostgresSurvivorTakesOver(t *testing.T) {
 	}
 }
 
+// privateFaultSetup starts a private PostgreSQL server and a migrated
+// client on it (default Config, logging to logs) with one webhook to a
+// fault receiver.
+func privateFaultSetup(t *testing.T) (*privatePostgres, *Client, *syncBuffer, *faultReceiver) {
+	t.Helper()
+	pg := startPrivatePostgres(t)
+	logs := &syncBuffer{}
+	c := newClientOn(t, pg.open(t), Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err := c.Migrate(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	rc := newFaultReceiver(t)
+	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL})
+	return pg, c, logs, rc
+}
+
 // TestPostgresRestartMidDrain kills the PostgreSQL server mid-drain
 // (immediate shutdown: no checkpoint, connections cut) and brings it back
 // 20 s later: the in-process workers keep the outcomes of what they sent
@@ -482,14 +498,7 @@ func TestPostgresRestartMidDrain(t *testing.T) {
 		total    = 5000
 		downTime = 20 * time.Second
 	)
-	pg := startPrivatePostgres(t)
-	logs := &syncBuffer{}
-	c := newClientOn(t, pg.open(t), Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err := c.Migrate(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	rc := newFaultReceiver(t)
-	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL})
+	pg, c, logs, rc := privateFaultSetup(t)
 	ids := enqueueBacklog(t, c, total)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -553,14 +562,7 @@ func TestPostgresFrozenStop(t *testing.T) {
 		total    = 3000
 		deadline = 5 * time.Second
 	)
-	pg := startPrivatePostgres(t)
-	logs := &syncBuffer{}
-	c := newClientOn(t, pg.open(t), Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if err := c.Migrate(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	rc := newFaultReceiver(t)
-	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL})
+	pg, c, logs, rc := privateFaultSetup(t)
 	enqueueBacklog(t, c, total)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
