@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test test-sqlite race lint fuzz bench quickstart check
+.PHONY: test test-sqlite race lint fuzz bench bench-faults quickstart check
 
 ## test: the whole suite with the race detector on SQLite and on a throw-away
 ## PostgreSQL server (the README's test command).
@@ -28,9 +28,16 @@ fuzz:
 		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) . || exit 1; \
 	done
 
-## bench: the benchmarks quoted in the README (PostgreSQL with fsync on).
+## bench: the throughput benchmarks quoted in the README (PostgreSQL with
+## fsync on).
 bench:
-	PG_FSYNC=on scripts/with-postgres.sh $(GO) test -run='^$$' -bench=. -benchtime=3s .
+	PG_FSYNC=on scripts/with-postgres.sh $(GO) test -run='^$$' -bench='Broadcast|OutboxBacklog' -benchtime=3s .
+
+## bench-faults: the noisy-neighbour and outage runs quoted in the README
+## (OUTAGE=10m for the README's figure; about 2 × OUTAGE plus 5 minutes).
+OUTAGE ?= 1m
+bench-faults:
+	PG_FSYNC=on WEBHOOK_BENCH_OUTAGE=$(OUTAGE) scripts/with-postgres.sh $(GO) test -run='^$$' -bench='NoisyNeighbour|EndpointOutage' -benchtime=1x -timeout=90m .
 
 ## quickstart: the quick start on SQLite.
 quickstart:
