@@ -42,6 +42,44 @@ const (
 	hkdfInfo       = "wh1 xchacha20-poly1305 key"
 )
 
+// MinPrivateSecretBytes is the shortest Config.PrivateSecret (and entry of
+// Config.OldPrivateSecrets) that New accepts, in bytes, unless
+// Config.AllowShortPrivateSecret is set. HKDF does not slow down guessing,
+// so the secret itself must be hard to guess: use NewPrivateSecret, or the
+// output of "openssl rand -base64 32".
+const MinPrivateSecretBytes = 16
+
+// privateSecretAdvice tells how to make a good private secret; New's errors
+// end with it.
+const privateSecretAdvice = "use a random secret of 32 bytes or more, such as the output of `openssl rand -base64 32` or webhook.NewPrivateSecret()"
+
+// NewPrivateSecret returns a fresh value for Config.PrivateSecret: the
+// unpadded URL-safe base64 of 32 random bytes (43 ASCII characters, safe in
+// environment files and shell variables). Keep it out of the source and the
+// database. A Python service sharing the database (its PRIVATE_SECRET) uses
+// only the first 32 bytes of a secret, which still hold 192 random bits.
+func NewPrivateSecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("webhook: generating a private secret: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// checkPrivateSecret returns why secret, named name in the message, is not
+// acceptable as a private secret, or nil. It never shows the secret.
+func checkPrivateSecret(name, secret string, allowShort bool) error {
+	switch {
+	case secret == "":
+		return fmt.Errorf("%w: %s is empty: %s", ErrInvalidConfig, name, privateSecretAdvice)
+	case len(secret) < MinPrivateSecretBytes && !allowShort:
+		return fmt.Errorf("%w: %s is %d bytes long, shorter than the %d bytes required: %s "+
+			"(to keep a short secret that existing credentials depend on, see Config.AllowShortPrivateSecret)",
+			ErrInvalidConfig, name, len(secret), MinPrivateSecretBytes, privateSecretAdvice)
+	}
+	return nil
+}
+
 // vault encrypts and decrypts credentials. It is immutable after construction
 // and safe for concurrent use.
 type vault struct {
@@ -107,47 +145,55 @@ func (v *vault) encrypt(plain string) (string, error) {
 // known format is legacy plain text and is returned as it is. A value in a
 // known format that no configured secret authenticates is ErrDecrypt.
 func (v *vault) decrypt(stored string) (string, error) {
+	plain, _, err := v.open(stored)
+	return plain, err
+}
+
+// open is decrypt that also returns the index in v.keys of the secret that
+// authenticated the value (0 is the current secret), or -1 for the empty
+// string and legacy plain text, which need no secret.
+func (v *vault) open(stored string) (string, int, error) {
 	if stored == "" {
-		return "", nil
+		return "", -1, nil
 	}
 	if rest, ok := strings.CutPrefix(stored, tokenPrefix); ok {
 		return v.decryptOwn(rest)
 	}
 	if raw, ok := fernetDecode(stored); ok {
-		for _, k := range v.keys {
+		for i, k := range v.keys {
 			if plain, ok := fernetOpen(k.fernet, raw); ok {
-				return string(plain), nil
+				return string(plain), i, nil
 			}
 		}
-		return "", fmt.Errorf("webhook: a Fernet credential does not authenticate under the configured private secret(s): %w", ErrDecrypt)
+		return "", -1, fmt.Errorf("webhook: a Fernet credential does not authenticate under the configured private secret(s): %w", ErrDecrypt)
 	}
-	return stored, nil
+	return stored, -1, nil
 }
 
-func (v *vault) decryptOwn(rest string) (string, error) {
+func (v *vault) decryptOwn(rest string) (string, int, error) {
 	id, payload, ok := strings.Cut(rest, ":")
 	if !ok {
-		return "", fmt.Errorf("webhook: malformed wh1 credential (no key id): %w", ErrDecrypt)
+		return "", -1, fmt.Errorf("webhook: malformed wh1 credential (no key id): %w", ErrDecrypt)
 	}
 	sealed, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
-		return "", fmt.Errorf("webhook: malformed wh1 credential (bad base64): %w", ErrDecrypt)
+		return "", -1, fmt.Errorf("webhook: malformed wh1 credential (bad base64): %w", ErrDecrypt)
 	}
-	for _, k := range v.keys {
+	for i, k := range v.keys {
 		if k.id != id {
 			continue
 		}
 		ns := k.aead.NonceSize()
 		if len(sealed) < ns+k.aead.Overhead() {
-			return "", fmt.Errorf("webhook: malformed wh1 credential (too short): %w", ErrDecrypt)
+			return "", -1, fmt.Errorf("webhook: malformed wh1 credential (too short): %w", ErrDecrypt)
 		}
 		plain, err := k.aead.Open(nil, sealed[:ns], sealed[ns:], []byte(tokenPrefix))
 		if err != nil {
-			return "", fmt.Errorf("webhook: a credential failed authentication: %w", ErrDecrypt)
+			return "", -1, fmt.Errorf("webhook: a credential failed authentication: %w", ErrDecrypt)
 		}
-		return string(plain), nil
+		return string(plain), i, nil
 	}
-	return "", fmt.Errorf("webhook: a credential was written under a private secret that is not configured (key id %s): %w", id, ErrDecrypt)
+	return "", -1, fmt.Errorf("webhook: a credential was written under a private secret that is not configured (key id %s): %w", id, ErrDecrypt)
 }
 
 // isCurrent reports whether a stored value is already in the format and under

@@ -391,7 +391,7 @@ func TestVaultOldSecrets(t *testing.T) {
 	}
 
 	// The same through Config.OldPrivateSecrets.
-	c, err := New(openSQLite(t, ""), Config{PrivateSecret: secretB, OldPrivateSecrets: []string{"unrelated", secretA, pythonSecret}})
+	c, err := New(openSQLite(t, ""), Config{PrivateSecret: secretB, OldPrivateSecrets: []string{"an-unrelated-old-secret", secretA, pythonSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,6 +568,119 @@ func TestVaultReadsStoredWh1Tokens(t *testing.T) {
 		}
 		if got, err := mustVault(t, false, "other", tc.secret).decrypt(tc.token); err != nil || got != tc.plain {
 			t.Errorf("decrypt with the secret as an old one = %q, %v", got, err)
+		}
+	}
+}
+
+// TestNewRefusesShortPrivateSecrets: New refuses a PrivateSecret or
+// OldPrivateSecrets entry under MinPrivateSecretBytes with ErrInvalidConfig
+// and advice on making a good one, never showing the secret; only
+// AllowShortPrivateSecret lets a short (non-empty) one through.
+func TestNewRefusesShortPrivateSecrets(t *testing.T) {
+	t.Parallel()
+	db := openSQLite(t, "")
+	const short = "15-bytes-secret" // one byte short
+	if len(short) != MinPrivateSecretBytes-1 || MinPrivateSecretBytes != 16 {
+		t.Fatalf("test data: len(%q) = %d, MinPrivateSecretBytes = %d", short, len(short), MinPrivateSecretBytes)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"one character", Config{PrivateSecret: "x"}, "PrivateSecret is 1 bytes long"},
+		{"fifteen bytes", Config{PrivateSecret: short}, "PrivateSecret is 15 bytes long"},
+		{"short old secret", Config{PrivateSecret: testSecret, OldPrivateSecrets: []string{testSecret + "-old", short}}, "OldPrivateSecrets[1] is 15 bytes long"},
+		{"empty even when allowed", Config{PrivateSecret: "", AllowShortPrivateSecret: true}, "PrivateSecret is empty"},
+		{"empty old even when allowed", Config{PrivateSecret: "x", OldPrivateSecrets: []string{""}, AllowShortPrivateSecret: true}, "OldPrivateSecrets[0] is empty"},
+	} {
+		_, err := New(db, tc.cfg)
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "openssl rand -base64 32") ||
+			!strings.Contains(err.Error(), "NewPrivateSecret()") {
+			t.Errorf("%s: New error = %v; want ErrInvalidConfig, %q and how to generate a secret", tc.name, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), short) {
+			t.Errorf("%s: the error shows the secret: %v", tc.name, err)
+		}
+	}
+	// Long enough: 16 bytes exactly, counted in bytes (é is two).
+	for _, ok := range []Config{
+		{PrivateSecret: "sixteen-bytes-ok"},
+		{PrivateSecret: "ééééééééé"[:16]},
+		{PrivateSecret: testSecret, OldPrivateSecrets: []string{"sixteen-bytes-ok", pythonSecret}},
+		// The escape hatch, for a secret a Python service already uses.
+		{PrivateSecret: "short", OldPrivateSecrets: []string{"old"}, AllowShortPrivateSecret: true},
+	} {
+		if _, err := New(db, ok); err != nil {
+			t.Errorf("New(%d-byte secret, old %d, allow short %v) = %v", len(ok.PrivateSecret), len(ok.OldPrivateSecrets), ok.AllowShortPrivateSecret, err)
+		}
+	}
+	// The Python fixtures' PRIVATE_SECRET is long enough without the hatch.
+	if len(pythonSecret) < MinPrivateSecretBytes || len(fixtureSecret) < MinPrivateSecretBytes {
+		t.Errorf("the Python package's test secret is %d bytes", len(pythonSecret))
+	}
+}
+
+// TestAllowShortPrivateSecretStillReadsPython: with the escape hatch, a
+// short secret shared with the Python package reads and writes what it does.
+func TestAllowShortPrivateSecretStillReadsPython(t *testing.T) {
+	t.Parallel()
+	const short = "py-secret"
+	c := newOfflineClient(t, Config{PrivateSecret: short, LegacyFernet: true, AllowShortPrivateSecret: true})
+	tok, err := c.vault.encrypt("tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := specFernetDecrypt(t, pythonFernetKey(short), tok); err != nil || string(got) != "tok" {
+		t.Errorf("the Python package's key does not read %q: %q, %v", tok, got, err)
+	}
+}
+
+func TestNewPrivateSecret(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 50 {
+		s, err := NewPrivateSecret()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || len(raw) != 32 || len(s) != 43 || seen[s] {
+			t.Fatalf("NewPrivateSecret() = %q (%d bytes decoded, %v), or a repeat", s, len(raw), err)
+		}
+		seen[s] = true
+		if _, err := New(openSQLite(t, ""), Config{PrivateSecret: s}); err != nil {
+			t.Fatalf("New refuses NewPrivateSecret's %q: %v", s, err)
+		}
+	}
+}
+
+// TestVaultOpenReportsTheKey: open names the secret that decrypts a value,
+// which CheckSecret counts.
+func TestVaultOpenReportsTheKey(t *testing.T) {
+	t.Parallel()
+	oldV := mustVault(t, false, "the-old-private-secret")
+	cur := mustVault(t, false, "the-current-private-secret")
+	both := mustVault(t, false, "the-current-private-secret", "the-old-private-secret")
+	for _, tc := range []struct {
+		stored string
+		key    int
+	}{
+		{mustEncrypt(t, cur, "a"), 0},
+		{mustEncrypt(t, oldV, "a"), 1},
+		{mustEncrypt(t, mustVault(t, true, pythonSecret), "a"), -2},
+		{"plain text", -1},
+		{"", -1},
+	} {
+		plain, key, err := both.open(tc.stored)
+		switch {
+		case tc.key == -2:
+			if !errors.Is(err, ErrDecrypt) || key != -1 {
+				t.Errorf("open(a Fernet token under another secret) = %d, %v; want -1, ErrDecrypt", key, err)
+			}
+		case err != nil || key != tc.key || (tc.stored != "" && tc.stored != "plain text" && plain != "a"):
+			t.Errorf("open(%q) = %q, %d, %v; want key %d", tc.stored, plain, key, err, tc.key)
 		}
 	}
 }

@@ -95,7 +95,11 @@ type target struct {
 //
 // extraInfo overlays the event's stored info in the body. A "delivery_id"
 // key in it is removed from the info and used as the delivery id of every
-// webhook of the broadcast; otherwise each delivery gets a fresh 32-hex id.
+// webhook of the broadcast (at most 64 bytes of printable UTF-8; the body
+// carries it exactly, while a signed request's webhook-id header and its
+// signature carry it with '%', space, tab and every non-ASCII byte
+// percent-encoded, "订单 1" as "%E8%AE%A2%E5%8D%95%201", so that receivers
+// in every language verify it); otherwise each delivery gets a fresh 32-hex id.
 //
 // A webhook that fails, or whose credentials do not decrypt, never stops the
 // others: its DeliveryResult says what happened. The error is non-nil only
@@ -458,19 +462,29 @@ func (c *Client) attempt(ctx context.Context, client *http.Client, out *outgoing
 	if err != nil {
 		ar.Duration = time.Since(start)
 		ar.Err = c.networkError(ctx, actx, out, timeout, err, scrub)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its text repeats the URL, query string included
+		}
+		// The transport stops reading at Config.MaxResponseHeaderBytes: an
+		// endpoint failure, retried like one, whose error says so.
+		switch msg := err.Error(); {
+		case strings.Contains(msg, "response headers exceeded"), strings.Contains(msg, "header list larger than"):
+			ar.Err = &scrubbedError{msg: fmt.Sprintf("webhook: %s %s answered with response headers over Config.MaxResponseHeaderBytes (%d bytes); the response was dropped: %s",
+				out.method, redactURL(out.endpoint), c.cfg.MaxResponseHeaderBytes, scrub.string(msg)), err: err}
+		case strings.Contains(msg, "COMPRESSION_ERROR"), strings.Contains(msg, "PROTOCOL_ERROR"):
+			// HTTP/2 ends a header block far over the limit so, without saying why.
+			ar.Err = &scrubbedError{msg: fmt.Sprintf("%s (over HTTP/2, also how response headers over Config.MaxResponseHeaderBytes, %d bytes, end)",
+				ar.Err, c.cfg.MaxResponseHeaderBytes), err: ar.Err}
+		}
 		return ar, 0, nil
 	}
 	body, truncated, readErr := readCapped(resp.Body, c.cfg.MaxResponseBodyBytes)
 	ar.Duration = time.Since(start)
 	ar.StatusCode = resp.StatusCode
 	ar.ResponseBody = []byte(scrub.string(string(body)))
-	hr := &HistoryResponse{
-		StatusCode: resp.StatusCode, Header: flatHeader(resp.Header),
-		Body: string(ar.ResponseBody), BodyTruncated: truncated,
-	}
-	for k, v := range hr.Header {
-		hr.Header[k] = scrub.string(v)
-	}
+	hr := &HistoryResponse{StatusCode: resp.StatusCode, Body: string(ar.ResponseBody), BodyTruncated: truncated}
+	hr.Header, hr.HeaderTruncated = cappedHeader(resp.Header, c.cfg.MaxResponseHeaderBytes, scrub)
 	switch {
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		ar.Err = fmt.Errorf("webhook: %s %s answered %d %s: %w", out.method, redactURL(out.endpoint), resp.StatusCode, http.StatusText(resp.StatusCode), ErrUnexpectedStatus)
@@ -516,6 +530,35 @@ func readCapped(body io.ReadCloser, limit int) ([]byte, bool, error) {
 		_, _ = io.CopyN(io.Discard, body, 1<<20)
 	}
 	return b, truncated, err
+}
+
+// cappedHeader flattens response headers for history, credentials scrubbed,
+// keeping them in name order while their JSON encoding ({"Name":"value",…})
+// stays within limit bytes, and reports whether any was left out.
+func cappedHeader(h http.Header, limit int, scrub scrubber) (map[string]string, bool) {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make(map[string]string, len(names))
+	used, truncated := len("{}"), false
+	for _, k := range names {
+		v := scrub.string(strings.Join(h[k], ", "))
+		kb, _ := marshalJSON(k)
+		vb, _ := marshalJSON(v)
+		cost := len(kb) + len(":") + len(vb)
+		if len(out) > 0 {
+			cost += len(",")
+		}
+		if used+cost > limit {
+			truncated = true
+			continue
+		}
+		used += cost
+		out[k] = v
+	}
+	return out, truncated
 }
 
 // retryable reports whether a failed attempt is worth repeating, in both

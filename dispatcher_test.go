@@ -215,7 +215,7 @@ func testTimeoutPerWebhook(t *testing.T, tdb *testDB) {
 		}
 	})
 	defer close(release)
-	c := newTestClient(t, tdb, Config{Timeout: time.Minute})
+	c := newTestClient(t, tdb, Config{Timeout: time.Minute, RetryPolicy: noRetries})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL, Timeout: 100 * time.Millisecond})
 	start := time.Now()
 	d := broadcastOne(t, c)

@@ -312,7 +312,7 @@ func testFixtureCredentialsDecryptAndRoundTrip(t *testing.T, tdb *testDB) {
 		t.Errorf("round trip changed the webhooks: %v\n%+v\n%+v", err, again, whs)
 	}
 	// A wrong secret is ErrDecrypt for the affected webhooks only.
-	wrong, _ := New(c.DB(), Config{PrivateSecret: "not-the-secret"})
+	wrong, _ := New(c.DB(), Config{PrivateSecret: "not-the-private-secret"})
 	if _, err := wrong.ScopeWebhooks(ctx, "biz", "biz1"); err == nil || !strings.Contains(err.Error(), "wh_bearer") {
 		t.Errorf("wrong secret: %v", err)
 	}
@@ -321,7 +321,7 @@ func testFixtureCredentialsDecryptAndRoundTrip(t *testing.T, tdb *testDB) {
 func testFixtureWrongSecretFailsOnlyAffectedWebhooks(t *testing.T, tdb *testDB) {
 	rc := newReceiver(t, nil)
 	c := openFixture(t, tdb, rc, Config{})
-	wrong, err := New(c.DB(), Config{PrivateSecret: "not-the-secret"})
+	wrong, err := New(c.DB(), Config{PrivateSecret: "not-the-private-secret"})
 	if err != nil {
 		t.Fatal(err)
 	}

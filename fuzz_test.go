@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -209,6 +210,20 @@ func FuzzVerifySignature(f *testing.F) {
 	f.Add("", "", "", []byte{})
 	f.Add("id", "-1", "v1,", []byte("x"))
 	f.Add("id", "99999999999999999999", "v1,AAAA v2,BBBB ,, v1", []byte("{}"))
+	// Timestamps at the extremes of int64, each signed correctly so that
+	// only the timestamp check stands between them and acceptance: now-2^63
+	// once wrapped into range.
+	for _, ts := range []int64{math.MinInt64, math.MinInt64 + 1, vectorTimestamp + math.MinInt64, vectorTimestamp + math.MinInt64 + 1, -1, 0, math.MaxInt64 - 1, math.MaxInt64} {
+		sig, _ := Sign(vectorSecret, vectorMsgID, time.Unix(ts, 0), []byte(vectorPayload))
+		f.Add(vectorMsgID, strconv.FormatInt(ts, 10), sig, []byte(vectorPayload))
+	}
+	for _, ts := range []string{
+		strconv.FormatUint(vectorTimestamp+1<<63, 10), // now+2^63: past MaxInt64
+		"9223372036854775808", "-9223372036854775809", "+9223372036854775807", " -9223372036854775808 ",
+		strings.Repeat("9", 4096), "-" + strings.Repeat("9", 4096), strings.Repeat("0", 4096) + "1614265330",
+	} {
+		f.Add(vectorMsgID, ts, vectorSignature, []byte(vectorPayload))
+	}
 	f.Fuzz(func(t *testing.T, id, ts, sigs string, body []byte) {
 		v := &Verifier{Secrets: []string{vectorSecret}, Now: func() time.Time { return time.Unix(vectorTimestamp, 0) }, Tolerance: 100 * 365 * 24 * time.Hour}
 		h := http.Header{}
@@ -220,6 +235,9 @@ func FuzzVerifySignature(f *testing.F) {
 			n, perr := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
 			if perr != nil {
 				t.Fatalf("accepted a malformed timestamp %q", ts)
+			}
+			if d := math.Abs(float64(n) - float64(vectorTimestamp)); d > v.Tolerance.Seconds()+1 {
+				t.Fatalf("accepted timestamp %d, %.0f s from now, beyond the tolerance", n, d)
 			}
 			want, _ := Sign(vectorSecret, h.Get(HeaderWebhookID), time.Unix(n, 0), body)
 			if !slices.Contains(strings.Fields(h.Get(HeaderWebhookSignature)), want) {
@@ -237,6 +255,42 @@ func FuzzVerifySignature(f *testing.F) {
 			if err := v.Verify(h, body); err != nil && !errors.Is(err, ErrTimestampOutOfRange) {
 				t.Fatalf("a correct signature failed: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzCanonicalHost feeds arbitrary endpoint host names to the SSRF guard's
+// normalisation: it never panics, a name it lets through is a lowercase
+// ASCII host name that no resolver reads as an IPv4 address and that
+// normalises to itself, and an address it returns is what the standard
+// parser reads.
+func FuzzCanonicalHost(f *testing.F) {
+	for _, s := range []string{
+		"example.com", "EXAMPLE.com.", "169.254.169.254", "0xa9fea9fe", "169.254.43518", "2852039166",
+		"0251.0376.0251.0376", "::ffff:169.254.169.254", "fe80::1%eth0", "169\u3002254\uff0e169\uff61254",
+		"\uff11\uff16\uff19.254.169.254", "xn--bcher-kva.example", "a..b", "-a.com", "", ".", "a_b.internal",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		name, ip, err := canonicalHost(host)
+		if err != nil {
+			if !errors.Is(err, ErrForbiddenAddress) {
+				t.Fatalf("canonicalHost(%q): error %v does not wrap ErrForbiddenAddress", host, err)
+			}
+			return
+		}
+		if ip.IsValid() {
+			if name != "" {
+				t.Fatalf("canonicalHost(%q) returned both %q and %v", host, name, ip)
+			}
+			return
+		}
+		if !isASCII(name) || strings.ToLower(name) != name || !validHostName(name) || endsInNumber(name) {
+			t.Fatalf("canonicalHost(%q) let through %q", host, name)
+		}
+		if again, ip2, err := canonicalHost(name); err != nil || again != name || ip2.IsValid() {
+			t.Fatalf("canonicalHost(%q) = %q, which normalises to %q, %v, %v", host, name, again, ip2, err)
 		}
 	})
 }

@@ -68,10 +68,13 @@ type HistoryRequest struct {
 // HistoryResponse is the response part of a history row. Rows written by the
 // Python package keep only the parsed response body, in Body.
 type HistoryResponse struct {
-	StatusCode    int               `json:"status_code,omitempty"`
-	Header        map[string]string `json:"headers,omitempty"`
-	Body          string            `json:"body"`
-	BodyTruncated bool              `json:"body_truncated,omitempty"`
+	StatusCode int               `json:"status_code,omitempty"`
+	Header     map[string]string `json:"headers,omitempty"`
+	// HeaderTruncated reports that Header leaves out headers of the
+	// response: together they were over Config.MaxResponseHeaderBytes.
+	HeaderTruncated bool   `json:"headers_truncated,omitempty"`
+	Body            string `json:"body"`
+	BodyTruncated   bool   `json:"body_truncated,omitempty"`
 }
 
 type historyExtra struct {

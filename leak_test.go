@@ -126,7 +126,7 @@ func testNoSecretLeavesTheVault(t *testing.T, tdb *testDB) {
 			errs = append(errs, err.Error(), d.Err.Error())
 		}
 	}
-	wrong, _ := New(c.DB(), Config{PrivateSecret: "wrong"})
+	wrong, _ := New(c.DB(), Config{PrivateSecret: "a-wrong-private-secret"})
 	if _, err := wrong.ScopeWebhooks(ctx, "biz", "leak"); err != nil {
 		errs = append(errs, err.Error())
 	} else {

@@ -27,7 +27,7 @@ func testReencryptCredentials(t *testing.T, tdb *testDB) {
 		"biz2", "wh_bearer").Error; err != nil {
 		t.Fatal(err)
 	}
-	stranger, _ := New(db, Config{PrivateSecret: "someone-else"})
+	stranger, _ := New(db, Config{PrivateSecret: "someone-elses-private-secret"})
 	if err := stranger.ApplyScopeWebhooks(ctx, "biz", "lost", []WebhookConfig{{Code: "lost", Name: "lost", Endpoint: "https://example.com/", Auth: &Auth{Type: "bearer", Token: "unrecoverable"}}}); err != nil {
 		t.Fatal(err)
 	}

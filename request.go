@@ -34,7 +34,7 @@ type outgoing struct {
 	body     []byte
 	jsonBody bool
 	secrets  []string // credential values to scrub from anything recorded
-	msgID    string   // the delivery id, signed as webhook-id
+	msgID    string   // the delivery id as sent and signed in webhook-id (see headerDeliveryID)
 	signKeys [][]byte // Standard Webhooks keys; empty when unsigned
 }
 
@@ -118,7 +118,7 @@ func buildRequest(wh *WebhookConfig, event []byte, deliveryID string) (*outgoing
 		o.secrets = append(o.secrets, hd.Value)
 	}
 	o.header = h
-	o.msgID = deliveryID
+	o.msgID = headerDeliveryID(deliveryID)
 	for _, secret := range wh.SigningSecrets {
 		key, err := signingKey(secret)
 		if err != nil {
@@ -128,6 +128,38 @@ func buildRequest(wh *WebhookConfig, event []byte, deliveryID string) (*outgoing
 		o.secrets = append(o.secrets, secret, strings.TrimPrefix(secret, SigningSecretPrefix))
 	}
 	return o, nil
+}
+
+// headerDeliveryID is the delivery id as sent in webhook-id and signed: the
+// id itself when every byte is visible ASCII ('!' to '~') other than '%',
+// which is every generated id; otherwise each other byte (space, tab, '%'
+// and every byte of a non-ASCII character) percent-encoded as %XX, upper
+// case. The header is then plain ASCII, read identically by every runtime
+// (Node and Python read header bytes as Latin-1, so a raw UTF-8 id would be
+// signed as one text and verified as another), and no space at either end
+// is trimmed away. Escaping '%' keeps the mapping one-to-one: no two ids
+// share a webhook-id, and decodeURIComponent, urllib.parse.unquote or
+// url.PathUnescape give the id back. The body carries the id unchanged.
+func headerDeliveryID(id string) string {
+	const hex = "0123456789ABCDEF"
+	n := 0
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < '!' || c > '~' || c == '%' {
+			n++
+		}
+	}
+	if n == 0 {
+		return id
+	}
+	b := make([]byte, 0, len(id)+2*n)
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < '!' || c > '~' || c == '%' {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 // sign sets the Standard Webhooks headers of one attempt on h.

@@ -190,9 +190,7 @@ func testCircuitOpensProbesAndCloses(t *testing.T, tdb *testDB) {
 	if whileOpen > 10 {
 		t.Errorf("%d requests reached the endpoint in the second after its circuit opened, want only spaced probes", whileOpen)
 	}
-	if whileOpen == 0 {
-		t.Errorf("no probe in the second after the circuit opened")
-	}
+	waitFor(t, "a probe", 10*time.Second, func() bool { return len(rc.requests()) > atOpen })
 	var spent int64
 	if err := c.DB().Model(&deliveryRow{}).Select("COALESCE(SUM(attempts), 0)").Scan(&spent).Error; err != nil {
 		t.Fatal(err)

@@ -123,7 +123,13 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	if id == "" || tsText == "" || sigs == "" {
 		return fmt.Errorf("%w: need %s, %s and %s", ErrMissingHeaders, HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature)
 	}
-	ts, err := strconv.ParseInt(strings.TrimSpace(tsText), 10, 64)
+	// Unix seconds fit in 20 characters; a longer text is refused before
+	// it is parsed (or copied into an error).
+	tsText = strings.TrimSpace(tsText)
+	if len(tsText) > 20 {
+		return fmt.Errorf("%w: %s is not Unix seconds", ErrTimestampOutOfRange, HeaderWebhookTimestamp)
+	}
+	ts, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
 		return fmt.Errorf("%w: %s is not Unix seconds", ErrTimestampOutOfRange, HeaderWebhookTimestamp)
 	}
@@ -135,9 +141,8 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance
 	}
-	skew := now().Unix() - ts
-	if skew > int64(tolerance/time.Second) || -skew > int64(tolerance/time.Second) {
-		return fmt.Errorf("%w: %ds from now, tolerance %s", ErrTimestampOutOfRange, skew, tolerance)
+	if !withinTolerance(now().Unix(), ts, uint64(tolerance/time.Second)) {
+		return fmt.Errorf("%w: %d is more than %s from now", ErrTimestampOutOfRange, ts, tolerance)
 	}
 	if len(v.Secrets) == 0 {
 		return fmt.Errorf("%w: the verifier has no secret", ErrSignatureMismatch)
@@ -169,6 +174,19 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 		return ErrSignatureMismatch
 	}
 	return nil
+}
+
+// withinTolerance reports whether |ts - now| <= tol, for every int64 now
+// and ts: the distance is computed in uint64, where it always fits (at most
+// 2^64-1), so no timestamp wraps around into range.
+func withinTolerance(now, ts int64, tol uint64) bool {
+	var d uint64
+	if ts >= now {
+		d = uint64(ts) - uint64(now)
+	} else {
+		d = uint64(now) - uint64(ts)
+	}
+	return d <= tol
 }
 
 // MaxVerifiedBodyBytes bounds the body VerifyMiddleware reads.

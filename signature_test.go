@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -89,6 +91,101 @@ func TestVerifier(t *testing.T) {
 				t.Errorf("Verify = %v, want %v", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// Timestamps at the extremes of int64 are refused however far from now
+// they are: the distance to now is computed without wrapping, so neither
+// now-2^63 (whose difference to now is 2^63) nor an opposite extreme of the
+// verifier's own clock sneaks into range. Each is signed correctly, so only
+// the timestamp check can refuse it.
+func TestVerifierTimestampExtremes(t *testing.T) {
+	t.Parallel()
+	const now = int64(vectorTimestamp)
+	signed := func(ts int64) http.Header {
+		sig, err := Sign(vectorSecret, vectorMsgID, time.Unix(ts, 0), []byte(vectorPayload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vectorHeader(ts, sig)
+	}
+	text := func(ts string) http.Header {
+		h := vectorHeader(now, vectorSignature)
+		h.Set(HeaderWebhookTimestamp, ts)
+		return h
+	}
+	at := func(ts int64) func() time.Time { return func() time.Time { return time.Unix(ts, 0) } }
+	cases := []struct {
+		name   string
+		now    int64
+		tol    time.Duration
+		header http.Header
+	}{
+		{"now - 2^63", now, 0, signed(now + math.MinInt64)},
+		{"now - 2^63 + 1", now, 0, signed(now + math.MinInt64 + 1)},
+		{"now - 2^63 + tolerance", now, 0, signed(now + math.MinInt64 + 300)},
+		{"now + 2^63 (a clock before 1970)", -1, 0, signed(math.MaxInt64)},
+		{"now + 2^63 - 1 (a clock before 1970)", -1, 0, signed(math.MaxInt64 - 1)},
+		{"MinInt64", now, 0, signed(math.MinInt64)},
+		{"MaxInt64", now, 0, signed(math.MaxInt64)},
+		{"MinInt64 with the widest tolerance", now, math.MaxInt64, signed(math.MinInt64)},
+		{"MaxInt64 with the widest tolerance", now, math.MaxInt64, signed(math.MaxInt64)},
+		{"MaxInt64 when the clock says MinInt64", math.MinInt64, math.MaxInt64, signed(math.MaxInt64)},
+		{"MinInt64 when the clock says MaxInt64", math.MaxInt64, math.MaxInt64, signed(math.MinInt64)},
+		{"0 when the clock says MinInt64", math.MinInt64, 0, signed(0)},
+		{"now + 2^63 (does not fit int64)", now, 0, text(strconv.FormatUint(uint64(now)+1<<63, 10))},
+		{"MaxInt64 + 1", now, 0, text("9223372036854775808")},
+		{"MinInt64 - 1", now, 0, text("-9223372036854775809")},
+		{"20 nines", now, 0, text(strings.Repeat("9", 20))},
+		{"a huge number", now, 0, text(strings.Repeat("9", 1<<20))},
+		{"a huge negative number", now, 0, text("-" + strings.Repeat("9", 1<<20))},
+		{"now with many leading zeros", now, 0, text(strings.Repeat("0", 1<<20) + strconv.FormatInt(now, 10))},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Verifier{Secrets: []string{vectorSecret}, Now: at(tc.now), Tolerance: tc.tol}
+			if err := v.Verify(tc.header, []byte(vectorPayload)); !errors.Is(err, ErrTimestampOutOfRange) {
+				t.Errorf("timestamp %.40q: Verify = %v, want ErrTimestampOutOfRange", tc.header.Get(HeaderWebhookTimestamp), err)
+			}
+		})
+	}
+	// The extremes themselves verify when the clock is there.
+	for _, ts := range []int64{math.MinInt64, math.MinInt64 + 1, -1, 0, math.MaxInt64 - 1, math.MaxInt64} {
+		v := Verifier{Secrets: []string{vectorSecret}, Now: at(ts)}
+		if err := v.Verify(signed(ts), []byte(vectorPayload)); err != nil {
+			t.Errorf("timestamp %d at the same clock: %v", ts, err)
+		}
+	}
+	// At the edges of int64: 300 s apart verifies, 301 s does not.
+	for _, c := range []struct {
+		now, ts int64
+		ok      bool
+	}{
+		{math.MaxInt64, math.MaxInt64 - 300, true}, {math.MaxInt64 - 300, math.MaxInt64, true},
+		{math.MinInt64, math.MinInt64 + 300, true}, {math.MinInt64 + 300, math.MinInt64, true},
+		{math.MaxInt64, math.MaxInt64 - 301, false}, {math.MaxInt64 - 301, math.MaxInt64, false},
+		{math.MinInt64, math.MinInt64 + 301, false}, {math.MinInt64 + 301, math.MinInt64, false},
+	} {
+		v := Verifier{Secrets: []string{vectorSecret}, Now: at(c.now)}
+		err := v.Verify(signed(c.ts), []byte(vectorPayload))
+		if c.ok && err != nil || !c.ok && !errors.Is(err, ErrTimestampOutOfRange) {
+			t.Errorf("timestamp %d at clock %d: %v", c.ts, c.now, err)
+		}
+	}
+	for _, c := range []struct {
+		now, ts int64
+		tol     uint64
+		want    bool
+	}{
+		{0, 0, 0, true}, {5, 6, 0, false}, {5, 6, 1, true},
+		{math.MaxInt64, math.MinInt64, math.MaxUint64, true},
+		{math.MaxInt64, math.MinInt64, math.MaxUint64 - 1, false},
+		{-1, math.MaxInt64, 1 << 63, true}, {-1, math.MaxInt64, 1<<63 - 1, false},
+		{vectorTimestamp, vectorTimestamp + math.MinInt64, math.MaxInt64, false},
+	} {
+		if got := withinTolerance(c.now, c.ts, c.tol); got != c.want {
+			t.Errorf("withinTolerance(%d, %d, %d) = %v, want %v", c.now, c.ts, c.tol, got, c.want)
+		}
 	}
 }
 

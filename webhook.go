@@ -30,6 +30,9 @@ const (
 	DefaultMaxConcurrency = 32
 	// DefaultMaxResponseBodyBytes is how much of a response body history keeps.
 	DefaultMaxResponseBodyBytes = 64 << 10
+	// DefaultMaxResponseHeaderBytes bounds the response headers read and
+	// kept in history.
+	DefaultMaxResponseHeaderBytes = 8 << 10
 	// DefaultRetryInterval is the first delay between attempts of a webhook
 	// whose interval is zero or unset.
 	DefaultRetryInterval = 2 * time.Second
@@ -46,15 +49,29 @@ const (
 // means its documented default.
 type Config struct {
 	// PrivateSecret encrypts credentials at rest (auth tokens, passwords and
-	// header values). Required. Use a long random string and keep it out of
-	// the source; it plays the role of the Python package's PRIVATE_SECRET,
-	// and using the same value lets both read each other's credentials.
+	// header values). Required, and at least MinPrivateSecretBytes (16)
+	// bytes long. Use a long random string (NewPrivateSecret, or
+	// `openssl rand -base64 32`) and keep it out of the source; it plays the
+	// role of the Python package's PRIVATE_SECRET, and using the same value
+	// lets both read each other's credentials. Client.CheckSecret tells
+	// whether it decrypts what the database holds.
 	PrivateSecret string
 
 	// OldPrivateSecrets are tried, after PrivateSecret, to decrypt
 	// credentials written before a change of secret. Nothing is ever
-	// written with them.
+	// written with them. Each must be at least MinPrivateSecretBytes long.
 	OldPrivateSecrets []string
+
+	// AllowShortPrivateSecret makes New accept a PrivateSecret or
+	// OldPrivateSecrets entry shorter than MinPrivateSecretBytes (never an
+	// empty one). It is an escape hatch for a database whose credentials
+	// are already encrypted under such a secret: one shared with a Python
+	// service whose PRIVATE_SECRET is short, or the time of a rotation away
+	// from it (the short secret in OldPrivateSecrets, a new long one in
+	// PrivateSecret, ReencryptCredentials, then drop both the old secret and
+	// this flag). A short secret can be guessed offline by anyone holding a
+	// copy of the database. Defaults to false.
+	AllowShortPrivateSecret bool
 
 	// LegacyFernet makes new credentials use the Python package's Fernet
 	// format, so that a Python service sharing the database can read them.
@@ -62,8 +79,12 @@ type Config struct {
 	LegacyFernet bool
 
 	// HTTPClient sends the requests. The library uses a copy that never
-	// follows redirects. Defaults to a client with a pooled transport sized
-	// for concurrent delivery.
+	// follows redirects and dials through the SSRF guard. Its Transport
+	// must be an *http.Transport without Proxy, DialTLSContext or DialTLS
+	// (use EgressProxy for a proxy); with a nil Transport a copy of
+	// http.DefaultTransport without its Proxy (so HTTP_PROXY and
+	// HTTPS_PROXY are ignored) is used. Defaults to a client with a pooled
+	// transport sized for concurrent delivery.
 	HTTPClient *http.Client
 
 	// Timeout bounds one request of a webhook that sets no timeout of its
@@ -78,6 +99,17 @@ type Config struct {
 	// kept in history; the rest is discarded. Defaults to
 	// DefaultMaxResponseBodyBytes.
 	MaxResponseBodyBytes int
+
+	// MaxResponseHeaderBytes caps the status line and headers of each
+	// response: it is the transport's MaxResponseHeaderBytes (a smaller
+	// limit on HTTPClient's transport is kept), so no more than this is read
+	// or held in memory, and a response whose headers are longer fails the
+	// attempt, as an endpoint failure, with an error naming this limit. The
+	// history row keeps at most this many bytes of headers, as JSON: those
+	// that do not fit (escaping can make JSON longer than the wire form)
+	// are left out and HistoryResponse.HeaderTruncated is set. Defaults to
+	// DefaultMaxResponseHeaderBytes.
+	MaxResponseHeaderBytes int
 
 	// MaxRetryDelay is the longest Broadcast waits for a retry. Broadcast
 	// follows RetryPolicy like the workers do, but its caller waits: when
@@ -165,11 +197,37 @@ type Config struct {
 	RetainHistory time.Duration
 
 	// DenyPrivateNetworks makes the SSRF guard also refuse loopback,
-	// private (RFC 1918), carrier-grade NAT and unique local IPv6
-	// addresses, and their IPv4-mapped, 6to4, NAT64 and Teredo forms.
-	// Link-local, cloud metadata, unspecified, multicast and broadcast
+	// private (RFC 1918), carrier-grade NAT, unique local and site-local
+	// IPv6 addresses and the IANA special-purpose ranges (192.0.0.0/24,
+	// documentation, benchmarking, 192.88.99.0/24, 100::/64, ::/96), and
+	// their IPv4-mapped, IPv4-compatible, 6to4, NAT64 and Teredo forms.
+	// Link-local, cloud metadata and host-agent addresses (AWS, GCP, Azure,
+	// Oracle, Alibaba), unspecified, multicast, broadcast and reserved
 	// addresses are always refused. Turn it on when users type endpoints.
 	DenyPrivateNetworks bool
+
+	// EgressProxy is the URL of a proxy every request goes through
+	// (http://, https://, socks5:// or socks5h://, like
+	// "http://127.0.0.1:4750"; user:password@ in it authenticates to the
+	// proxy). It is the only proxy the library ever uses: HTTP_PROXY,
+	// HTTPS_PROXY and NO_PROXY are never read (when HTTPClient.Transport is
+	// nil, the copy of http.DefaultTransport has its Proxy cleared), and
+	// New refuses an HTTPClient whose Transport sets Proxy. Empty (the
+	// default) means no proxy.
+	//
+	// Through a proxy the library connects only to the proxy, which
+	// resolves and connects to the endpoints: the SSRF protection of names
+	// then moves to the proxy, which must enforce the policy itself (an
+	// egress proxy such as Stripe's smokescreen, never an open proxy). The
+	// library still refuses, before asking the proxy, an endpoint whose
+	// host is an IP address the guard refuses or no valid host name, and
+	// the guard checks the proxy's own address like any other: one the
+	// policy refuses (a proxy on loopback or a private network under
+	// DenyPrivateNetworks) must be listed in AllowNetworks, and New fails
+	// when it is a literal address. An https:// proxy's certificate is
+	// checked with the transport's TLS settings, so not for webhooks saved
+	// with verify: false.
+	EgressProxy string
 
 	// AllowNetworks are CIDRs (or single addresses) the SSRF guard lets
 	// through even when they fall in a refused range.
@@ -250,12 +308,12 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	if db == nil {
 		return nil, fmt.Errorf("%w: db is nil: pass the *gorm.DB of the service", ErrInvalidConfig)
 	}
-	if cfg.PrivateSecret == "" {
-		return nil, fmt.Errorf("%w: PrivateSecret is empty: set it to a long random string kept out of the source", ErrInvalidConfig)
+	if err := checkPrivateSecret("PrivateSecret", cfg.PrivateSecret, cfg.AllowShortPrivateSecret); err != nil {
+		return nil, err
 	}
 	for i, s := range cfg.OldPrivateSecrets {
-		if s == "" {
-			return nil, fmt.Errorf("%w: OldPrivateSecrets[%d] is empty", ErrInvalidConfig, i)
+		if err := checkPrivateSecret(fmt.Sprintf("OldPrivateSecrets[%d]", i), s, cfg.AllowShortPrivateSecret); err != nil {
+			return nil, err
 		}
 	}
 	switch {
@@ -265,6 +323,8 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("%w: MaxConcurrency is negative (%d)", ErrInvalidConfig, cfg.MaxConcurrency)
 	case cfg.MaxResponseBodyBytes < 0:
 		return nil, fmt.Errorf("%w: MaxResponseBodyBytes is negative (%d)", ErrInvalidConfig, cfg.MaxResponseBodyBytes)
+	case cfg.MaxResponseHeaderBytes < 0:
+		return nil, fmt.Errorf("%w: MaxResponseHeaderBytes is negative (%d)", ErrInvalidConfig, cfg.MaxResponseHeaderBytes)
 	case cfg.MaxRetryDelay < 0:
 		return nil, fmt.Errorf("%w: MaxRetryDelay is negative (%s)", ErrInvalidConfig, cfg.MaxRetryDelay)
 	case cfg.MaxPayloadBytes < 0:
@@ -290,6 +350,7 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	orDefault(&cfg.Timeout, DefaultTimeout)
 	orDefault(&cfg.MaxConcurrency, DefaultMaxConcurrency)
 	orDefault(&cfg.MaxResponseBodyBytes, DefaultMaxResponseBodyBytes)
+	orDefault(&cfg.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
 	orDefault(&cfg.MaxRetryDelay, DefaultMaxRetryDelay)
 	if cfg.RetryPolicy == nil {
 		cfg.RetryPolicy = DefaultRetryPolicy
@@ -342,7 +403,9 @@ func orDefault[T comparable](v *T, def T) {
 
 // httpClients returns the client used for deliveries and its twin that skips
 // TLS verification, both refusing to follow redirects and dialling through
-// the SSRF guard.
+// the SSRF guard, with no proxy but Config.EgressProxy: a copied
+// http.DefaultTransport loses its Proxy (environment proxies), and a
+// caller's transport with Proxy, DialTLSContext or DialTLS set is refused.
 func (c *Client) httpClients(base *http.Client) (secure, insecure *http.Client, err error) {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	var t *http.Transport
@@ -360,19 +423,50 @@ func (c *Client) httpClients(base *http.Client) (secure, insecure *http.Client, 
 		}
 		base = &http.Client{}
 	case base.Transport == nil:
-		t = http.DefaultTransport.(*http.Transport).Clone()
+		// A copy of http.DefaultTransport without its Proxy, which reads
+		// HTTP_PROXY and HTTPS_PROXY: environment proxies are never used.
+		dt, ok := http.DefaultTransport.(*http.Transport)
+		if !ok {
+			return nil, nil, fmt.Errorf("%w: HTTPClient.Transport is nil and http.DefaultTransport is a %T: set HTTPClient.Transport to an *http.Transport so that the SSRF guard can check every connection", ErrInvalidConfig, http.DefaultTransport)
+		}
+		t = dt.Clone()
+		t.Proxy = nil
+		if err := checkTransport(t, "http.DefaultTransport"); err != nil {
+			return nil, nil, err
+		}
 	default:
 		bt, ok := base.Transport.(*http.Transport)
 		if !ok {
 			return nil, nil, fmt.Errorf("%w: HTTPClient.Transport is a %T: it must be an *http.Transport (or nil) so that the SSRF guard can check every connection", ErrInvalidConfig, base.Transport)
 		}
+		// A Proxy, DialTLSContext or DialTLS would connect around the guard.
+		if err := checkTransport(bt, "HTTPClient.Transport"); err != nil {
+			return nil, nil, err
+		}
 		t = bt.Clone()
 	}
+	if c.cfg.EgressProxy != "" {
+		if t.Proxy, err = c.egressProxy(c.cfg.EgressProxy); err != nil {
+			return nil, nil, err
+		}
+	}
 	dial := t.DialContext
+	//lint:ignore SA1019 the deprecated Dial is read to route it through the guard
+	if dial == nil && t.Dial != nil {
+		// The deprecated Dial goes through the guard like DialContext.
+		//lint:ignore SA1019 the deprecated Dial is read to route it through the guard
+		d := t.Dial
+		dial = func(_ context.Context, network, addr string) (net.Conn, error) { return d(network, addr) }
+	}
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
 	t.DialContext = (&guardedDialer{policy: c.policy, resolver: c.resolver, dial: dial}).DialContext
+	//lint:ignore SA1019 the deprecated Dial is cleared so that only the guarded dialer is used
+	t.Dial = nil
+	if n := int64(c.cfg.MaxResponseHeaderBytes); t.MaxResponseHeaderBytes <= 0 || t.MaxResponseHeaderBytes > n {
+		t.MaxResponseHeaderBytes = n // read no more response header than history keeps
+	}
 	s := *base
 	s.Transport = t
 	s.CheckRedirect = noRedirect

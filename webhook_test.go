@@ -22,10 +22,10 @@ func TestNewValidatesConfig(t *testing.T) {
 		want string
 	}{
 		{"no secret", Config{}, "PrivateSecret is empty"},
-		{"negative timeout", Config{PrivateSecret: "s", Timeout: -1}, "Timeout is negative"},
-		{"negative concurrency", Config{PrivateSecret: "s", MaxConcurrency: -2}, "MaxConcurrency is negative"},
-		{"empty old secret", Config{PrivateSecret: "s", OldPrivateSecrets: []string{""}}, "OldPrivateSecrets[0] is empty"},
-		{"negative body cap", Config{PrivateSecret: "s", MaxResponseBodyBytes: -1}, "MaxResponseBodyBytes is negative"},
+		{"negative timeout", Config{PrivateSecret: testSecret, Timeout: -1}, "Timeout is negative"},
+		{"negative concurrency", Config{PrivateSecret: testSecret, MaxConcurrency: -2}, "MaxConcurrency is negative"},
+		{"empty old secret", Config{PrivateSecret: testSecret, OldPrivateSecrets: []string{""}}, "OldPrivateSecrets[0] is empty"},
+		{"negative body cap", Config{PrivateSecret: testSecret, MaxResponseBodyBytes: -1}, "MaxResponseBodyBytes is negative"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,7 +35,7 @@ func TestNewValidatesConfig(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New(nil, Config{PrivateSecret: "s"}); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := New(nil, Config{PrivateSecret: testSecret}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("New(nil db) error = %v, want ErrInvalidConfig", err)
 	}
 }

@@ -427,6 +427,7 @@ func (w *worker) run() bool {
 			}
 			for _, id := range ev.opened {
 				w.giveBackLane(id)
+				w.cache.openCircuit = true // probe it without waiting for the cache
 			}
 			w.accept(jobs)
 			busy := more || len(w.pending) > 0 || len(w.giveBack) > 0

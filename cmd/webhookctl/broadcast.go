@@ -44,6 +44,9 @@ and their ids printed, one a line: the workers of the service (Client.Start)
 send them, retrying over hours; webhookctl does not. Follow them with
 '` + progName + ` deliveries --status pending'.
 
+Sending needs the service's private secret in ` + envSecret + ` to decrypt
+the webhooks' credentials; --enqueue decrypts nothing and runs without it.
+
 Exit status: 0 when every delivery succeeded (or no webhook subscribes),
 1 when any failed, 3 for an event that is not synced or an --info that is
 not a JSON object.`,
@@ -73,7 +76,12 @@ func broadcast(ctx context.Context, a *app, args []string, f *broadcastFlags) er
 	if err != nil {
 		return err
 	}
-	c, err := a.client(false)
+	open := a.client
+	if f.enqueue {
+		// Enqueue decrypts nothing: the service's workers do, with its secret.
+		open = a.clientWithoutSecret
+	}
+	c, err := open(false)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func closeCircuit(ctx context.Context, a *app, args []string) error {
 		return usageErrorf("WEBHOOK_CODE is empty")
 	}
 	scope, hook := webhook.Scope{Type: typ, Code: code}, args[1]
-	c, err := a.client(false)
+	c, err := a.clientWithoutSecret(false)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/scopehook/webhook"
@@ -21,6 +23,10 @@ const (
 	envDB         = "WEBHOOK_DB"
 	envSecret     = "WEBHOOK_PRIVATE_SECRET"
 	envOldSecrets = "WEBHOOK_OLD_PRIVATE_SECRETS"
+	// envAllowShort accepts secrets shorter than the library's minimum
+	// (Config.AllowShortPrivateSecret): for a database whose credentials a
+	// short secret already encrypts, such as a Python service's.
+	envAllowShort = "WEBHOOK_ALLOW_SHORT_PRIVATE_SECRET"
 )
 
 const (
@@ -38,6 +44,9 @@ var kvPassword = regexp.MustCompile(`(?i)\b(\w*password\s*=\s*)('(?:[^'\\]|\\.)*
 type dbHandle struct {
 	gorm   *gorm.DB
 	client *webhook.Client
+	// secret is set when client has the service's private secret, unset
+	// when it was built by clientWithoutSecret.
+	secret bool
 }
 
 // dsn returns the database named by --db, else by WEBHOOK_DB, else the
@@ -52,18 +61,40 @@ func (a *app) dsn() string {
 	return defaultDB
 }
 
-// client returns a webhook client on the database, opening it on first use.
-// It fails before touching the database when WEBHOOK_PRIVATE_SECRET is
-// unset. Unless create is set, a SQLite file that does not exist is an
-// error rather than a new empty database.
+// client returns a webhook client with the service's private secret, for a
+// command that decrypts or encrypts credentials, opening the database on
+// first use. It fails before touching the database when
+// WEBHOOK_PRIVATE_SECRET is unset. Unless create is set, a SQLite file that
+// does not exist is an error rather than a new empty database.
 func (a *app) client(create bool) (*webhook.Client, error) {
 	if a.db != nil {
+		if !a.db.secret {
+			return nil, errors.New("internal error: the database was opened without the private secret")
+		}
 		return a.db.client, nil
 	}
 	cfg, err := a.clientConfig()
 	if err != nil {
 		return nil, err
 	}
+	return a.openClient(create, cfg, true)
+}
+
+// clientWithoutSecret returns a webhook client for a command that neither
+// decrypts nor encrypts a credential (migrate, history, webhooks, ...):
+// WEBHOOK_PRIVATE_SECRET is neither needed nor read. The library wants a
+// private secret all the same, so the client gets a random one that nobody
+// knows: were such a command ever to decrypt a credential, it would fail
+// with ErrDecrypt instead of reading it. These commands never write one.
+func (a *app) clientWithoutSecret(create bool) (*webhook.Client, error) {
+	if a.db != nil {
+		return a.db.client, nil
+	}
+	return a.openClient(create, webhook.Config{PrivateSecret: rand.Text()}, false)
+}
+
+// openClient opens the database and builds a client with cfg on it.
+func (a *app) openClient(create bool, cfg webhook.Config, secret bool) (*webhook.Client, error) {
 	dsn := a.dsn()
 	db, err := openDB(dsn, create)
 	if err != nil {
@@ -72,24 +103,46 @@ func (a *app) client(create bool) (*webhook.Client, error) {
 	c, err := webhook.New(db, cfg)
 	if err != nil {
 		closeDB(db)
-		return nil, fmt.Errorf("creating the webhook client: %w", err)
+		err = fmt.Errorf("creating the webhook client: %w", err)
+		if secret && errors.Is(err, webhook.ErrInvalidConfig) {
+			// The only configuration comes from the environment: the secrets.
+			return nil, withHint(&usageError{err}, fmt.Sprintf("PrivateSecret is %s and OldPrivateSecrets are %s: each must be at least %d bytes; "+
+				"generate one with 'openssl rand -base64 32'. To keep a shorter secret that existing credentials depend on "+
+				"(a Python service's PRIVATE_SECRET), set %s=1 until it is rotated ('%s help reencrypt')",
+				envSecret, envOldSecrets, webhook.MinPrivateSecretBytes, envAllowShort, progName))
+		}
+		return nil, err
 	}
-	a.db = &dbHandle{gorm: db, client: c}
+	a.db = &dbHandle{gorm: db, client: c, secret: secret}
 	return c, nil
 }
 
 // clientConfig returns the configuration of the webhook client: the private
 // secret from WEBHOOK_PRIVATE_SECRET and the secrets it replaced, tried
 // after it to decrypt, from WEBHOOK_OLD_PRIVATE_SECRETS (separated by
-// spaces).
+// spaces); WEBHOOK_ALLOW_SHORT_PRIVATE_SECRET accepts short ones.
 func (a *app) clientConfig() (webhook.Config, error) {
 	secret := a.getenv(envSecret)
 	if secret == "" {
-		return webhook.Config{}, usageErrorf("%s is not set: every command that opens the database builds a webhook client, "+
-			"which needs the service's private secret; export %s (it is never taken from a flag, so it stays out of ps)",
+		return webhook.Config{}, usageErrorf("%s is not set: this command decrypts or encrypts webhook credentials, "+
+			"which needs the service's private secret; export %s (it is never taken from a flag, so it stays out of ps). "+
+			"Commands such as migrate, history, deliveries and webhooks run without it",
 			envSecret, envSecret)
 	}
-	return webhook.Config{PrivateSecret: secret, OldPrivateSecrets: strings.Fields(a.getenv(envOldSecrets))}, nil
+	allowShort := false
+	if v := a.getenv(envAllowShort); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return webhook.Config{}, usageErrorf("%s=%q: want 1 (or true) to accept a private secret shorter than %d bytes, or leave it unset",
+				envAllowShort, printable(v), webhook.MinPrivateSecretBytes)
+		}
+		allowShort = b
+	}
+	return webhook.Config{
+		PrivateSecret:           secret,
+		OldPrivateSecrets:       strings.Fields(a.getenv(envOldSecrets)),
+		AllowShortPrivateSecret: allowShort,
+	}, nil
 }
 
 // close releases the database, if a command opened it.

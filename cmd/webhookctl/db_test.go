@@ -140,8 +140,15 @@ func TestRunInProcess(t *testing.T) {
 		t.Fatalf("help history: exit %d, stderr %q", code, stderr.String())
 	}
 	stdout.Reset()
-	if code := run(context.Background(), []string{"--db", t.TempDir() + "/x.db", "migrate"}, env, &stdout, &stderr); code != exitUsage ||
+	if code := run(context.Background(), []string{"--db", t.TempDir() + "/x.db", "check-secret"}, env, &stdout, &stderr); code != exitUsage ||
 		!bytes.Contains(stderr.Bytes(), []byte(envSecret)) || stdout.Len() != 0 {
+		t.Fatalf("check-secret without secret: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	db := t.TempDir() + "/y.db"
+	if code := run(context.Background(), []string{"--db", db, "migrate"}, env, &stdout, &stderr); code != exitOK ||
+		stdout.String() != "migrated "+db+"\n" || stderr.Len() != 0 {
 		t.Fatalf("migrate without secret: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
 }

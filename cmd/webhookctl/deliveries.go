@@ -65,7 +65,7 @@ func deliveries(ctx context.Context, a *app, args []string, f *deliveriesFlags) 
 	if f.limit < 1 || f.limit > webhook.MaxHistoryLimit {
 		return usageErrorf("--limit %d: want 1 to %d", f.limit, webhook.MaxHistoryLimit)
 	}
-	c, err := a.client(false)
+	c, err := a.clientWithoutSecret(false)
 	if err != nil {
 		return err
 	}

@@ -69,20 +69,32 @@ Database:
 Environment:
   %[1]s                    default for --db
   %[2]s        the service's private secret, which encrypts
-                                webhook credentials; required by every command
-                                that opens the database. It is never taken
-                                from a flag, so that it does not show in ps.
+                                webhook credentials (at least 16 bytes; make
+                                one with 'openssl rand -base64 32'). Required
+                                only by the commands that decrypt or encrypt
+                                credentials: apply, broadcast (not with
+                                --enqueue), reencrypt, check-secret and
+                                serve-admin --workers; the others never read
+                                it. It is never taken from a flag, so that it
+                                does not show in ps.
   %[5]s   previous private secrets, separated by spaces,
                                 tried after %[2]s to decrypt
                                 (the service's OldPrivateSecrets); see
                                 '%[4]s help reencrypt'
+  %[6]s
+                                1 to accept secrets shorter than 16 bytes
+                                that existing credentials depend on, such as
+                                a Python service's PRIVATE_SECRET, until they
+                                are rotated (Config.AllowShortPrivateSecret)
 
 Exit status:
   0  success
   1  runtime failure: database unreachable or not migrated, file unreadable,
      a delivery or test request failed, credentials left undecryptable
+     (reencrypt) or found undecryptable (check-secret)
   2  usage error: unknown command or flag, bad argument, %[2]s
-     (or a variable a file or flag names) unset
+     unset or too short for a command that needs it (or a variable a file
+     or flag names unset)
   3  invalid input data: an events or webhooks file (or other input) failed
      validation, nothing was written; an unknown event, delivery id or
      webhook
@@ -92,10 +104,11 @@ Example:
   %[4]s --db /srv/app/webhook.db migrate
   %[4]s --db /srv/app/webhook.db sync-events ./config events.yaml
   %[4]s --db /srv/app/webhook.db apply webhooks.yaml
+  %[4]s --db /srv/app/webhook.db check-secret
   %[4]s --db /srv/app/webhook.db broadcast template_update --scope biz:biz1
 
 Run '%[4]s help COMMAND' for the flags and an example of a command.
-`, envDB, envSecret, sqliteParams, progName, envOldSecrets)
+`, envDB, envSecret, sqliteParams, progName, envOldSecrets, envAllowShort)
 }
 
 // printCommandUsage prints the help of one command.

@@ -63,7 +63,7 @@ func history(ctx context.Context, a *app, args []string, f *historyFlags) error 
 	if err != nil {
 		return err
 	}
-	c, err := a.client(false)
+	c, err := a.clientWithoutSecret(false)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ With --json, prints a JSON array of the library's Instance.`,
 				if err := noArgs("instances", args, ""); err != nil {
 					return err
 				}
-				c, err := a.client(false)
+				c, err := a.clientWithoutSecret(false)
 				if err != nil {
 					return err
 				}

@@ -3,8 +3,9 @@
 // event definitions and applies webhooks and subscriptions from YAML files,
 // lists webhooks (and closes their circuit breakers), the outbox and the
 // worker instances, broadcasts events, tests endpoints, redelivers failed
-// deliveries, shows and prunes the delivery history and re-encrypts
-// credentials after a change of private secret.
+// deliveries, shows and prunes the delivery history, checks that the
+// private secret decrypts the stored credentials and re-encrypts them after
+// a change of private secret.
 //
 // Usage:
 //
@@ -13,13 +14,16 @@
 // The database is a SQLite file path or a PostgreSQL DSN, given by --db or
 // the WEBHOOK_DB environment variable. The private secret that encrypts
 // webhook credentials is read from WEBHOOK_PRIVATE_SECRET only, so that it
-// never shows in the process list.
+// never shows in the process list; only the commands that decrypt or
+// encrypt credentials need it (apply, broadcast without --enqueue,
+// reencrypt, check-secret and serve-admin --workers).
 //
 // Exit status: 0 on success, 1 on a runtime failure (database, file system,
 // delivery), 2 on a usage error (unknown command or flag, bad argument,
-// WEBHOOK_PRIVATE_SECRET unset) and 3 on invalid input data (such as an
-// events or webhooks file that fails validation, an unknown event,
-// delivery id or webhook). Run "webhookctl help" for details.
+// WEBHOOK_PRIVATE_SECRET unset or too short for a command that needs it)
+// and 3 on invalid input data (such as an events or webhooks file that
+// fails validation, an unknown event, delivery id or webhook). Run
+// "webhookctl help" for details.
 package main
 
 import (
@@ -97,6 +101,7 @@ func commands() []*command {
 		historyCommand(),
 		pruneCommand(),
 		reencryptCommand(),
+		checkSecretCommand(),
 		serveAdminCommand(),
 		helpCommand(),
 	}

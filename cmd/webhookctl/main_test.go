@@ -254,7 +254,7 @@ func TestUsageErrors(t *testing.T) {
 
 func TestMissingSecret(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"migrate"}, {"sync-events", ".", "events.yaml"}, {"history"}} {
+	for _, args := range [][]string{{"check-secret"}, {"reencrypt"}, {"broadcast", "template_update", "--scope", "biz:biz1"}} {
 		t.Run(args[0], func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)

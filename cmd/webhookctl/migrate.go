@@ -22,7 +22,7 @@ file that does not exist is created.`,
 				if len(args) > 0 {
 					return usageErrorf("migrate takes no arguments, got %q", args)
 				}
-				c, err := a.client(true)
+				c, err := a.clientWithoutSecret(true)
 				if err != nil {
 					return err
 				}

@@ -36,7 +36,7 @@ unless it is still in the outbox. Prints the counts deleted.`,
 				if err != nil {
 					return err
 				}
-				c, err := a.client(false)
+				c, err := a.clientWithoutSecret(false)
 				if err != nil {
 					return err
 				}

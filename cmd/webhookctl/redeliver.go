@@ -74,7 +74,7 @@ func redeliverIDs(ctx context.Context, a *app, ids []string) error {
 	if len(ids) == 0 {
 		return usageErrorf("redeliver takes delivery IDs, or --failed: give at least one ID ('%s history' and '%s deliveries' show them)", progName, progName)
 	}
-	c, err := a.client(false)
+	c, err := a.clientWithoutSecret(false)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func redeliverFailed(ctx context.Context, a *app, args []string, f *redeliverFla
 		filter.Since = since
 		desc = append(desc, "created since "+formatTime(since))
 	}
-	c, err := a.client(false)
+	c, err := a.clientWithoutSecret(false)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ PrivateSecret and the old one in OldPrivateSecrets, run reencrypt with the
 same two, then drop the old secret from the service. Credentials are
 rewritten in the library's own format, which the Python package cannot
 read: do not run reencrypt while a Python service shares the database.
+'` + progName + ` check-secret' shows, before and after, how many credentials
+need an old secret. To rotate away from a secret shorter than 16 bytes, set
+` + envAllowShort + `=1 for that run.
 
 Prints how many webhooks were examined and rewritten, and the webhooks
 whose credentials no configured secret decrypts: those are left as they

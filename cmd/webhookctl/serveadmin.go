@@ -32,7 +32,9 @@ it behind a TLS-terminating proxy.
 
 Redeliveries made from the UI are sent by the service's delivery workers;
 --workers also runs workers in this process (for a database no service
-works on). Stops on Ctrl-C or SIGTERM, finishing requests in flight.`,
+works on), which needs the service's private secret in ` + envSecret + `: the
+UI alone decrypts no credential and runs without it. Stops on Ctrl-C or
+SIGTERM, finishing requests in flight.`,
 		example: progName + " --db /srv/app/webhook.db serve-admin --addr 127.0.0.1:8080      # with " + envAdminPassword + " set\n" +
 			progName + " --db 'postgres://app@db/app' serve-admin --addr 127.0.0.1:9000 --prefix /admin --workers",
 		setup: func(fs *flag.FlagSet) action {
@@ -52,7 +54,12 @@ works on). Stops on Ctrl-C or SIGTERM, finishing requests in flight.`,
 				if p != "" && !strings.HasPrefix(p, "/") {
 					return usageErrorf("--prefix %q: want a path starting with /, such as /admin", *prefix)
 				}
-				c, err := a.client(false)
+				// The UI decrypts no credential; the workers do.
+				open := a.clientWithoutSecret
+				if *workers {
+					open = a.client
+				}
+				c, err := open(false)
 				if err != nil {
 					return err
 				}

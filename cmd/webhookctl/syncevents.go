@@ -62,7 +62,7 @@ func syncEvents(ctx context.Context, a *app, args []string, prune bool) error {
 		return usageErrorf("FILENAME %q must be a relative path inside BASE_PATH, without ..: pass the file's directory as BASE_PATH", name)
 	}
 	path := filepath.Join(base, name)
-	c, err := a.client(false)
+	c, err := a.clientWithoutSecret(false)
 	if err != nil {
 		return err
 	}

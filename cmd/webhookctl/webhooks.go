@@ -89,7 +89,7 @@ service's), and a "stats" object.`,
 				if err != nil {
 					return err
 				}
-				c, err := a.client(false)
+				c, err := a.clientWithoutSecret(false)
 				if err != nil {
 					return err
 				}
