@@ -400,15 +400,32 @@ func (c *Client) notAttemptedRow(t *target, eventCode, deliveryID string, attemp
 // and returns the outcome with its history row (not yet recorded).
 func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decide func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration)) (*AttemptResult, historyRow) {
 	t := p.t
+	// The signature headers of this attempt (a fresh timestamp each time)
+	// are shown to hooks and kept in history like the others, so that a
+	// receiver answering "invalid signature" can be debugged.
+	sig := http.Header{}
+	p.out.sign(sig, c.now())
+	shown, rec := p.shown, p.recReq
+	if len(sig) > 0 {
+		shown = p.shown.Clone()
+		rec.Header = make(map[string]string, len(p.recReq.Header)+len(sig))
+		for k, v := range p.recReq.Header {
+			rec.Header[k] = v
+		}
+		for k, v := range sig {
+			shown[k] = v
+			rec.Header[k] = strings.Join(v, ", ")
+		}
+	}
 	info := &AttemptInfo{
 		EventCode: p.eventCode, WebhookCode: t.row.Code, Scope: Scope{t.row.ScopeType, t.row.ScopeCode},
 		DeliveryID: p.deliveryID, Attempt: attempt, Method: p.out.method, URL: redactURL(p.out.url),
-		Header: p.shown, Body: p.out.body,
+		Header: shown, Body: p.out.body,
 	}
 	if h := c.cfg.Hooks.BeforeAttempt; h != nil {
 		c.hook("BeforeAttempt", func() { h(ctx, info) })
 	}
-	ar, retryAfter, resp := c.attempt(ctx, p.client, p.out, p.timeout, p.scrub)
+	ar, retryAfter, resp := c.attempt(ctx, p.client, p.out, p.timeout, p.scrub, sig)
 	ar.WillRetry, ar.RetryIn = decide(ar, retryAfter)
 
 	row := historyRow{
@@ -430,7 +447,7 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 		msg := ar.Err.Error()
 		row.ErrorMessage = &msg
 	}
-	row.ExtraInfo, _ = marshalJSON(historyExtra{Request: p.recReq, Response: resp})
+	row.ExtraInfo, _ = marshalJSON(historyExtra{Request: rec, Response: resp})
 
 	if h := c.cfg.Hooks.AfterAttempt; h != nil {
 		c.hook("AfterAttempt", func() { h(ctx, info, ar) })
@@ -445,8 +462,9 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 	return ar, row
 }
 
-// attempt sends one request and reads the response up to the configured cap.
-func (c *Client) attempt(ctx context.Context, client *http.Client, out *outgoing, timeout time.Duration, scrub scrubber) (*AttemptResult, time.Duration, *HistoryResponse) {
+// attempt sends one request, with the signature headers sig, and reads the
+// response up to the configured caps.
+func (c *Client) attempt(ctx context.Context, client *http.Client, out *outgoing, timeout time.Duration, scrub scrubber, sig http.Header) (*AttemptResult, time.Duration, *HistoryResponse) {
 	ar := &AttemptResult{}
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -456,7 +474,9 @@ func (c *Client) attempt(ctx context.Context, client *http.Client, out *outgoing
 		return ar, 0, nil
 	}
 	req.Header = out.header.Clone()
-	out.sign(req.Header, c.now())
+	for k, v := range sig {
+		req.Header[k] = v
+	}
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
@@ -631,7 +651,9 @@ func (c *Client) VerifyEndpoint(ctx context.Context, wh WebhookConfig) (*Deliver
 		return res, err
 	}
 	client, timeout := c.transport(&wh)
-	ar, _, _ := c.attempt(ctx, client, out, timeout, newScrubber(out.secrets))
+	sig := http.Header{}
+	out.sign(sig, c.now())
+	ar, _, _ := c.attempt(ctx, client, out, timeout, newScrubber(out.secrets), sig)
 	res.StatusCode, res.Success, res.Duration, res.Err = ar.StatusCode, ar.Success, ar.Duration, ar.Err
 	return res, res.Err
 }

@@ -332,7 +332,10 @@ func redactLegacyHistory(extra json.RawMessage) json.RawMessage {
 	for k, v := range headers {
 		s, _ := v.(string)
 		switch {
-		case strings.EqualFold(k, "Content-Type"), strings.EqualFold(k, "User-Agent"):
+		case strings.EqualFold(k, "Content-Type"), strings.EqualFold(k, "User-Agent"),
+			// The signature headers: never credentials (a webhook cannot set
+			// them), and what debugging "invalid signature" needs.
+			strings.EqualFold(k, HeaderWebhookID), strings.EqualFold(k, HeaderWebhookTimestamp), strings.EqualFold(k, HeaderWebhookSignature):
 			continue
 		case strings.EqualFold(k, "Authorization"):
 			scheme, _, _ := strings.Cut(s, " ")

@@ -64,6 +64,7 @@ var suite = []suiteTest{
 	{"CrashRecovery", testCrashRecovery},
 	{"WorkersPruneWithRetainHistory", testWorkersPruneWithRetainHistory},
 	{"SignedDeliveriesVerifyAtTheReceiver", testSignedDeliveriesVerifyAtTheReceiver},
+	{"HistoryKeepsSignatureHeaders", testHistoryKeepsSignatureHeaders},
 	{"RotateSigningSecret", testRotateSigningSecret},
 	{"SSRFGuardAtDialTime", testSSRFGuardAtDialTime},
 	{"DenyPrivateNetworks", testDenyPrivateNetworks},
