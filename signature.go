@@ -3,70 +3,99 @@ package webhook
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/scopehook/webhook/signature"
 	"gorm.io/gorm"
 )
 
-// Standard Webhooks signatures (https://www.standardwebhooks.com): every
-// request of a webhook with signing secrets carries
-//
-//	webhook-id:        the delivery id, the same on every retry
-//	webhook-timestamp: Unix seconds of the attempt
-//	webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body"> (one per secret, space-separated)
+// Standard Webhooks signatures (https://www.standardwebhooks.com) live in
+// the standard-library-only package github.com/scopehook/webhook/signature;
+// the names below are that package's, kept here for compatibility. A
+// receiver that only verifies should import the subpackage, which pulls in
+// none of this package's dependencies.
 
-// Header names of a signed request.
+// Header names of a signed request: the same as the signature package's
+// (signature.HeaderWebhookID, …); receivers should import
+// github.com/scopehook/webhook/signature.
 const (
-	HeaderWebhookID        = "webhook-id"
-	HeaderWebhookTimestamp = "webhook-timestamp"
-	HeaderWebhookSignature = "webhook-signature"
+	HeaderWebhookID        = signature.HeaderWebhookID
+	HeaderWebhookTimestamp = signature.HeaderWebhookTimestamp
+	HeaderWebhookSignature = signature.HeaderWebhookSignature
 )
 
-// SigningSecretPrefix starts every signing secret.
-const SigningSecretPrefix = "whsec_"
+// SigningSecretPrefix starts every signing secret. It is the same as
+// signature.SecretPrefix; receivers should import
+// github.com/scopehook/webhook/signature.
+const SigningSecretPrefix = signature.SecretPrefix
 
 // DefaultTolerance is how far a webhook-timestamp may be from the receiver's
-// clock before Verify refuses it (replay protection).
-const DefaultTolerance = 5 * time.Minute
+// clock before Verify refuses it. It is the same as
+// signature.DefaultTolerance; receivers should import
+// github.com/scopehook/webhook/signature.
+const DefaultTolerance = signature.DefaultTolerance
 
-// Errors of signature verification.
+// MaxVerifiedBodyBytes bounds the body VerifyMiddleware reads. It is the same
+// as signature.MaxBodyBytes; receivers should import
+// github.com/scopehook/webhook/signature.
+const MaxVerifiedBodyBytes = signature.MaxBodyBytes
+
+// Errors of signature verification: the same values as the signature
+// package's, so errors.Is matches either name; receivers should import
+// github.com/scopehook/webhook/signature.
 var (
-	// ErrMissingHeaders means a request lacks webhook-id, webhook-timestamp
-	// or webhook-signature.
-	ErrMissingHeaders = errors.New("webhook: missing signature headers")
-	// ErrTimestampOutOfRange means webhook-timestamp is malformed or further
-	// than the tolerance from now.
-	ErrTimestampOutOfRange = errors.New("webhook: signature timestamp out of range")
-	// ErrSignatureMismatch means no signature of the request matches any
-	// secret.
-	ErrSignatureMismatch = errors.New("webhook: signature mismatch")
-	// ErrInvalidSigningSecret means a signing secret is not whsec_ followed
-	// by the base64 of 24 to 64 bytes.
-	ErrInvalidSigningSecret = errors.New("webhook: invalid signing secret")
+	// ErrMissingHeaders is signature.ErrMissingHeaders: a request lacks
+	// webhook-id, webhook-timestamp or webhook-signature.
+	ErrMissingHeaders = signature.ErrMissingHeaders
+	// ErrTimestampOutOfRange is signature.ErrTimestampOutOfRange:
+	// webhook-timestamp is malformed or further than the tolerance from now.
+	ErrTimestampOutOfRange = signature.ErrTimestampOutOfRange
+	// ErrSignatureMismatch is signature.ErrSignatureMismatch: no signature of
+	// the request matches any secret.
+	ErrSignatureMismatch = signature.ErrSignatureMismatch
+	// ErrInvalidSigningSecret is signature.ErrInvalidSecret: a signing secret
+	// is not whsec_ followed by the base64 of 24 to 64 bytes.
+	ErrInvalidSigningSecret = signature.ErrInvalidSecret
 )
 
 // NewSigningSecret returns a fresh signing secret: "whsec_" and the base64
-// of 32 random bytes.
-func NewSigningSecret() (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("webhook: generating a signing secret: %w", err)
-	}
-	return SigningSecretPrefix + base64.StdEncoding.EncodeToString(b[:]), nil
+// of 32 random bytes. It is the same as signature.NewSecret; receivers
+// should import github.com/scopehook/webhook/signature.
+func NewSigningSecret() (string, error) { return signature.NewSecret() }
+
+// Sign returns the Standard Webhooks signature "v1,<base64>" of body sent as
+// message msgID at timestamp, under secret. It is the same as
+// signature.Sign; receivers should import
+// github.com/scopehook/webhook/signature.
+func Sign(secret, msgID string, timestamp time.Time, body []byte) (string, error) {
+	return signature.Sign(secret, msgID, timestamp, body)
 }
 
-// signingKey decodes a secret ("whsec_" prefix optional, as receivers
-// commonly store it without) into its key bytes.
+// Verifier checks the signatures of incoming webhook requests. It is the
+// same type as signature.Verifier (an alias: same fields, same Verify);
+// receivers should import github.com/scopehook/webhook/signature.
+type Verifier = signature.Verifier
+
+// VerifyMiddleware returns middleware that lets through only requests whose
+// signature v verifies, with their body intact for the next handler; others
+// get 401 Unauthorized (400 for a body over MaxVerifiedBodyBytes). It is the
+// same as signature.VerifyMiddleware; receivers should import
+// github.com/scopehook/webhook/signature.
+func VerifyMiddleware(v *Verifier) func(http.Handler) http.Handler {
+	return signature.VerifyMiddleware(v)
+}
+
+// signingKey decodes a secret ("whsec_" prefix optional) into its key bytes,
+// for the sender, which signs every attempt with keys decoded once. It
+// accepts and refuses exactly what signature.Sign does, with the same
+// errors (TestSenderSigningMatchesTheSignaturePackage).
 func signingKey(secret string) ([]byte, error) {
 	raw := strings.TrimPrefix(secret, SigningSecretPrefix)
 	key, err := base64.StdEncoding.DecodeString(raw)
@@ -79,16 +108,8 @@ func signingKey(secret string) ([]byte, error) {
 	return key, nil
 }
 
-// Sign returns the Standard Webhooks signature "v1,<base64>" of body sent as
-// message msgID at timestamp, under secret.
-func Sign(secret, msgID string, timestamp time.Time, body []byte) (string, error) {
-	key, err := signingKey(secret)
-	if err != nil {
-		return "", err
-	}
-	return "v1," + base64.StdEncoding.EncodeToString(signRaw(key, msgID, timestamp.Unix(), body)), nil
-}
-
+// signRaw is the HMAC-SHA256 of "msgID.ts.body" under key: the bytes whose
+// base64 signature.Sign returns.
 func signRaw(key []byte, msgID string, ts int64, body []byte) []byte {
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(msgID))
@@ -97,121 +118,6 @@ func signRaw(key []byte, msgID string, ts int64, body []byte) []byte {
 	mac.Write([]byte{'.'})
 	mac.Write(body)
 	return mac.Sum(nil)
-}
-
-// Verifier checks the signatures of incoming webhook requests: the
-// receiver's side, in one line with VerifyMiddleware. Its zero value
-// verifies nothing (no secret); set Secrets. It is safe for concurrent use.
-type Verifier struct {
-	// Secrets are the accepted signing secrets ("whsec_…"); a request
-	// passes when one of its signatures matches one of them, so a receiver
-	// lists both secrets during a rotation.
-	Secrets []string
-	// Tolerance is how far webhook-timestamp may be from Now. Defaults to
-	// DefaultTolerance.
-	Tolerance time.Duration
-	// Now returns the current time. Defaults to time.Now.
-	Now func() time.Time
-}
-
-// Verify checks the signature headers h of a request whose body is body. It
-// returns ErrMissingHeaders, ErrTimestampOutOfRange, ErrSignatureMismatch or
-// ErrInvalidSigningSecret (a configured secret is malformed), wrapped.
-// Signatures are compared in constant time.
-func (v *Verifier) Verify(h http.Header, body []byte) error {
-	id, tsText, sigs := h.Get(HeaderWebhookID), h.Get(HeaderWebhookTimestamp), h.Get(HeaderWebhookSignature)
-	if id == "" || tsText == "" || sigs == "" {
-		return fmt.Errorf("%w: need %s, %s and %s", ErrMissingHeaders, HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature)
-	}
-	// Unix seconds fit in 20 characters; a longer text is refused before
-	// it is parsed (or copied into an error).
-	tsText = strings.TrimSpace(tsText)
-	if len(tsText) > 20 {
-		return fmt.Errorf("%w: %s is not Unix seconds", ErrTimestampOutOfRange, HeaderWebhookTimestamp)
-	}
-	ts, err := strconv.ParseInt(tsText, 10, 64)
-	if err != nil {
-		return fmt.Errorf("%w: %s is not Unix seconds", ErrTimestampOutOfRange, HeaderWebhookTimestamp)
-	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	tolerance := v.Tolerance
-	if tolerance <= 0 {
-		tolerance = DefaultTolerance
-	}
-	if !withinTolerance(now().Unix(), ts, uint64(tolerance/time.Second)) {
-		return fmt.Errorf("%w: %d is more than %s from now", ErrTimestampOutOfRange, ts, tolerance)
-	}
-	if len(v.Secrets) == 0 {
-		return fmt.Errorf("%w: the verifier has no secret", ErrSignatureMismatch)
-	}
-	keys := make([][]byte, 0, len(v.Secrets))
-	for _, s := range v.Secrets {
-		key, err := signingKey(s)
-		if err != nil {
-			return err
-		}
-		keys = append(keys, key)
-	}
-	matched := 0
-	for _, sig := range strings.Fields(sigs) {
-		version, value, ok := strings.Cut(sig, ",")
-		if !ok || version != "v1" {
-			continue
-		}
-		// Strict: one signature has one encoding (no stray padding bits).
-		got, err := base64.StdEncoding.Strict().DecodeString(value)
-		if err != nil || len(got) != sha256.Size {
-			continue
-		}
-		for _, key := range keys {
-			matched |= subtle.ConstantTimeCompare(got, signRaw(key, id, ts, body))
-		}
-	}
-	if matched != 1 {
-		return ErrSignatureMismatch
-	}
-	return nil
-}
-
-// withinTolerance reports whether |ts - now| <= tol, for every int64 now
-// and ts: the distance is computed in uint64, where it always fits (at most
-// 2^64-1), so no timestamp wraps around into range.
-func withinTolerance(now, ts int64, tol uint64) bool {
-	var d uint64
-	if ts >= now {
-		d = uint64(ts) - uint64(now)
-	} else {
-		d = uint64(now) - uint64(ts)
-	}
-	return d <= tol
-}
-
-// MaxVerifiedBodyBytes bounds the body VerifyMiddleware reads.
-const MaxVerifiedBodyBytes = 10 << 20
-
-// VerifyMiddleware returns middleware that lets through only requests whose
-// signature v verifies, with their body intact for the next handler; others
-// get 401 Unauthorized (400 for a body over MaxVerifiedBodyBytes).
-func VerifyMiddleware(v *Verifier) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(io.LimitReader(r.Body, MaxVerifiedBodyBytes+1))
-			if err != nil || len(body) > MaxVerifiedBodyBytes {
-				http.Error(w, "request body unreadable or too large", http.StatusBadRequest)
-				return
-			}
-			if err := v.Verify(r.Header, body); err != nil {
-				http.Error(w, "invalid webhook signature", http.StatusUnauthorized)
-				return
-			}
-			r.Body = io.NopCloser(strings.NewReader(string(body)))
-			r.ContentLength = int64(len(body))
-			next.ServeHTTP(w, r)
-		})
-	}
 }
 
 // RotateSigningSecret makes a fresh signing secret the current one of the

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scopehook/webhook/signature"
 )
 
 // The Standard Webhooks specification's published test vector.
@@ -41,150 +43,77 @@ func vectorHeader(ts int64, sig string) http.Header {
 	return h
 }
 
-func TestVerifier(t *testing.T) {
+// The root package's signature names are the signature package's: the same
+// type, the same error values, the same constants, and the wrappers give the
+// same results. The behaviour itself is tested in ./signature (TestVerifier,
+// TestVerifierTimestampExtremes, TestVerifierRotation, FuzzVerify).
+func TestSignatureNamesAreTheSignaturePackages(t *testing.T) {
 	t.Parallel()
-	at := func(ts int64) func() time.Time { return func() time.Time { return time.Unix(ts, 0) } }
-	other, _ := NewSigningSecret()
-	cases := []struct {
-		name    string
-		v       Verifier
-		header  http.Header
-		body    string
-		wantErr error
-	}{
-		{"the vector", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp)}, vectorHeader(vectorTimestamp, vectorSignature), vectorPayload, nil},
-		{"secret without prefix", Verifier{Secrets: []string{strings.TrimPrefix(vectorSecret, "whsec_")}, Now: at(vectorTimestamp)}, vectorHeader(vectorTimestamp, vectorSignature), vectorPayload, nil},
-		{"one of several secrets", Verifier{Secrets: []string{other, vectorSecret}, Now: at(vectorTimestamp)}, vectorHeader(vectorTimestamp, vectorSignature), vectorPayload, nil},
-		{"one of several signatures", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp)},
-			vectorHeader(vectorTimestamp, "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v2,abc "+vectorSignature), vectorPayload, nil},
-		{"4 minutes late", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp + 240)}, vectorHeader(vectorTimestamp, vectorSignature), vectorPayload, nil},
-		{"6 minutes late", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp + 360)}, vectorHeader(vectorTimestamp, vectorSignature), vectorPayload, ErrTimestampOutOfRange},
-		{"6 minutes early", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp - 360)}, vectorHeader(vectorTimestamp, vectorSignature), vectorPayload, ErrTimestampOutOfRange},
-		{"wider tolerance", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp + 360), Tolerance: 10 * time.Minute}, vectorHeader(vectorTimestamp, vectorSignature), vectorPayload, nil},
-		{"timestamp not a number", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp)}, func() http.Header {
-			h := vectorHeader(vectorTimestamp, vectorSignature)
-			h.Set(HeaderWebhookTimestamp, "yesterday")
-			return h
-		}(), vectorPayload, ErrTimestampOutOfRange},
-		{"body changed", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp)}, vectorHeader(vectorTimestamp, vectorSignature), `{"test": 2432232315}`, ErrSignatureMismatch},
-		{"wrong secret", Verifier{Secrets: []string{other}, Now: at(vectorTimestamp)}, vectorHeader(vectorTimestamp, vectorSignature), vectorPayload, ErrSignatureMismatch},
-		{"no secret", Verifier{Now: at(vectorTimestamp)}, vectorHeader(vectorTimestamp, vectorSignature), vectorPayload, ErrSignatureMismatch},
-		{"unknown version only", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp)},
-			vectorHeader(vectorTimestamp, strings.Replace(vectorSignature, "v1,", "v2,", 1)), vectorPayload, ErrSignatureMismatch},
-		{"id changed", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp)}, func() http.Header {
-			h := vectorHeader(vectorTimestamp, vectorSignature)
-			h.Set(HeaderWebhookID, "msg_other")
-			return h
-		}(), vectorPayload, ErrSignatureMismatch},
-		{"missing signature", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp)}, vectorHeader(vectorTimestamp, ""), vectorPayload, ErrMissingHeaders},
-		{"missing id", Verifier{Secrets: []string{vectorSecret}, Now: at(vectorTimestamp)}, func() http.Header {
-			h := vectorHeader(vectorTimestamp, vectorSignature)
-			h.Del(HeaderWebhookID)
-			return h
-		}(), vectorPayload, ErrMissingHeaders},
-		{"malformed secret", Verifier{Secrets: []string{"whsec_not base64!"}, Now: at(vectorTimestamp)}, vectorHeader(vectorTimestamp, vectorSignature), vectorPayload, ErrInvalidSigningSecret},
+	var v *signature.Verifier = &Verifier{Secrets: []string{vectorSecret}, Now: func() time.Time { return time.Unix(vectorTimestamp, 0) }}
+	if err := v.Verify(vectorHeader(vectorTimestamp, vectorSignature), []byte(vectorPayload)); err != nil {
+		t.Errorf("the vector through the root Verifier: %v", err)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.v.Verify(tc.header, []byte(tc.body))
-			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
-				t.Errorf("Verify = %v, want %v", err, tc.wantErr)
-			}
-		})
+	for _, c := range []struct {
+		root, sub error
+		header    http.Header
+	}{
+		{ErrMissingHeaders, signature.ErrMissingHeaders, vectorHeader(vectorTimestamp, "")},
+		{ErrTimestampOutOfRange, signature.ErrTimestampOutOfRange, vectorHeader(vectorTimestamp+3600, vectorSignature)},
+		{ErrSignatureMismatch, signature.ErrSignatureMismatch, vectorHeader(vectorTimestamp, strings.Replace(vectorSignature, "v1,", "v2,", 1))},
+	} {
+		err := v.Verify(c.header, []byte(vectorPayload))
+		if c.root != c.sub || !errors.Is(err, c.root) {
+			t.Errorf("%v: root and subpackage errors differ, or Verify = %v", c.root, err)
+		}
+	}
+	if ErrInvalidSigningSecret != signature.ErrInvalidSecret {
+		t.Error("ErrInvalidSigningSecret is not signature.ErrInvalidSecret")
+	}
+	if HeaderWebhookID != signature.HeaderWebhookID || HeaderWebhookTimestamp != signature.HeaderWebhookTimestamp ||
+		HeaderWebhookSignature != signature.HeaderWebhookSignature || SigningSecretPrefix != signature.SecretPrefix ||
+		DefaultTolerance != signature.DefaultTolerance || MaxVerifiedBodyBytes != signature.MaxBodyBytes {
+		t.Error("a constant differs from the signature package's")
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(vectorPayload))
+	for k, vs := range vectorHeader(vectorTimestamp, vectorSignature) {
+		req.Header[k] = vs
+	}
+	VerifyMiddleware(v)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })).ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent {
+		t.Errorf("root VerifyMiddleware: %d", rec.Code)
 	}
 }
 
-// Timestamps at the extremes of int64 are refused however far from now
-// they are: the distance to now is computed without wrapping, so neither
-// now-2^63 (whose difference to now is 2^63) nor an opposite extreme of the
-// verifier's own clock sneaks into range. Each is signed correctly, so only
-// the timestamp check can refuse it.
-func TestVerifierTimestampExtremes(t *testing.T) {
+// The sender signs each attempt with keys decoded once (signingKey, signRaw
+// in this package); what it sends is exactly what signature.Sign computes,
+// and it refuses exactly the secrets signature.Sign refuses, with the same
+// error text.
+func TestSenderSigningMatchesTheSignaturePackage(t *testing.T) {
 	t.Parallel()
-	const now = int64(vectorTimestamp)
-	signed := func(ts int64) http.Header {
-		sig, err := Sign(vectorSecret, vectorMsgID, time.Unix(ts, 0), []byte(vectorPayload))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return vectorHeader(ts, sig)
-	}
-	text := func(ts string) http.Header {
-		h := vectorHeader(now, vectorSignature)
-		h.Set(HeaderWebhookTimestamp, ts)
-		return h
-	}
-	at := func(ts int64) func() time.Time { return func() time.Time { return time.Unix(ts, 0) } }
-	cases := []struct {
-		name   string
-		now    int64
-		tol    time.Duration
-		header http.Header
-	}{
-		{"now - 2^63", now, 0, signed(now + math.MinInt64)},
-		{"now - 2^63 + 1", now, 0, signed(now + math.MinInt64 + 1)},
-		{"now - 2^63 + tolerance", now, 0, signed(now + math.MinInt64 + 300)},
-		{"now + 2^63 (a clock before 1970)", -1, 0, signed(math.MaxInt64)},
-		{"now + 2^63 - 1 (a clock before 1970)", -1, 0, signed(math.MaxInt64 - 1)},
-		{"MinInt64", now, 0, signed(math.MinInt64)},
-		{"MaxInt64", now, 0, signed(math.MaxInt64)},
-		{"MinInt64 with the widest tolerance", now, math.MaxInt64, signed(math.MinInt64)},
-		{"MaxInt64 with the widest tolerance", now, math.MaxInt64, signed(math.MaxInt64)},
-		{"MaxInt64 when the clock says MinInt64", math.MinInt64, math.MaxInt64, signed(math.MaxInt64)},
-		{"MinInt64 when the clock says MaxInt64", math.MaxInt64, math.MaxInt64, signed(math.MinInt64)},
-		{"0 when the clock says MinInt64", math.MinInt64, 0, signed(0)},
-		{"now + 2^63 (does not fit int64)", now, 0, text(strconv.FormatUint(uint64(now)+1<<63, 10))},
-		{"MaxInt64 + 1", now, 0, text("9223372036854775808")},
-		{"MinInt64 - 1", now, 0, text("-9223372036854775809")},
-		{"20 nines", now, 0, text(strings.Repeat("9", 20))},
-		{"a huge number", now, 0, text(strings.Repeat("9", 1<<20))},
-		{"a huge negative number", now, 0, text("-" + strings.Repeat("9", 1<<20))},
-		{"now with many leading zeros", now, 0, text(strings.Repeat("0", 1<<20) + strconv.FormatInt(now, 10))},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			v := Verifier{Secrets: []string{vectorSecret}, Now: at(tc.now), Tolerance: tc.tol}
-			if err := v.Verify(tc.header, []byte(vectorPayload)); !errors.Is(err, ErrTimestampOutOfRange) {
-				t.Errorf("timestamp %.40q: Verify = %v, want ErrTimestampOutOfRange", tc.header.Get(HeaderWebhookTimestamp), err)
+	fresh, _ := signature.NewSecret()
+	secrets := []string{vectorSecret, strings.TrimPrefix(vectorSecret, SigningSecretPrefix), fresh,
+		"whsec_" + strings.Repeat("QUJD", 8), "whsec_" + strings.Repeat("QUJD", 21) + "QQ==", // 24 and 64 bytes
+		"whsec_", "whsec_c2hvcnQ=", "whsec_" + strings.Repeat("QUFB", 30), "plain text", "whsec_not base64!", ""}
+	for _, secret := range secrets {
+		for _, ts := range []int64{vectorTimestamp, 0, -1, math.MinInt64, math.MaxInt64} {
+			want, wantErr := signature.Sign(secret, vectorMsgID, time.Unix(ts, 0), []byte(vectorPayload))
+			key, err := signingKey(secret)
+			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+				t.Fatalf("secret %q: signingKey error %v, signature.Sign error %v", secret, err, wantErr)
 			}
-		})
-	}
-	// The extremes themselves verify when the clock is there.
-	for _, ts := range []int64{math.MinInt64, math.MinInt64 + 1, -1, 0, math.MaxInt64 - 1, math.MaxInt64} {
-		v := Verifier{Secrets: []string{vectorSecret}, Now: at(ts)}
-		if err := v.Verify(signed(ts), []byte(vectorPayload)); err != nil {
-			t.Errorf("timestamp %d at the same clock: %v", ts, err)
-		}
-	}
-	// At the edges of int64: 300 s apart verifies, 301 s does not.
-	for _, c := range []struct {
-		now, ts int64
-		ok      bool
-	}{
-		{math.MaxInt64, math.MaxInt64 - 300, true}, {math.MaxInt64 - 300, math.MaxInt64, true},
-		{math.MinInt64, math.MinInt64 + 300, true}, {math.MinInt64 + 300, math.MinInt64, true},
-		{math.MaxInt64, math.MaxInt64 - 301, false}, {math.MaxInt64 - 301, math.MaxInt64, false},
-		{math.MinInt64, math.MinInt64 + 301, false}, {math.MinInt64 + 301, math.MinInt64, false},
-	} {
-		v := Verifier{Secrets: []string{vectorSecret}, Now: at(c.now)}
-		err := v.Verify(signed(c.ts), []byte(vectorPayload))
-		if c.ok && err != nil || !c.ok && !errors.Is(err, ErrTimestampOutOfRange) {
-			t.Errorf("timestamp %d at clock %d: %v", c.ts, c.now, err)
-		}
-	}
-	for _, c := range []struct {
-		now, ts int64
-		tol     uint64
-		want    bool
-	}{
-		{0, 0, 0, true}, {5, 6, 0, false}, {5, 6, 1, true},
-		{math.MaxInt64, math.MinInt64, math.MaxUint64, true},
-		{math.MaxInt64, math.MinInt64, math.MaxUint64 - 1, false},
-		{-1, math.MaxInt64, 1 << 63, true}, {-1, math.MaxInt64, 1<<63 - 1, false},
-		{vectorTimestamp, vectorTimestamp + math.MinInt64, math.MaxInt64, false},
-	} {
-		if got := withinTolerance(c.now, c.ts, c.tol); got != c.want {
-			t.Errorf("withinTolerance(%d, %d, %d) = %v, want %v", c.now, c.ts, c.tol, got, c.want)
+			if err != nil {
+				continue
+			}
+			o := &outgoing{msgID: vectorMsgID, body: []byte(vectorPayload), signKeys: [][]byte{key, key}}
+			h := http.Header{}
+			o.sign(h, time.Unix(ts, 0))
+			if got := h.Get(HeaderWebhookSignature); got != want+" "+want {
+				t.Fatalf("secret %q at %d: the sender signs %q, signature.Sign gives %q", secret, ts, got, want)
+			}
+			if h.Get(HeaderWebhookTimestamp) != strconv.FormatInt(ts, 10) || h.Get(HeaderWebhookID) != vectorMsgID {
+				t.Fatalf("sender headers %v", h)
+			}
 		}
 	}
 }

@@ -1,6 +1,8 @@
 // Command receiver is a webhook receiver that verifies Standard Webhooks
-// signatures with the library's VerifyMiddleware before handling a request,
-// and prints each event it accepts.
+// signatures with signature.VerifyMiddleware before handling a request, and
+// prints each event it accepts. It imports only
+// github.com/scopehook/webhook/signature, which depends on the standard
+// library alone, not the sender package and its database drivers.
 //
 //	WEBHOOK_SIGNING_SECRET=whsec_... go run ./examples/receiver -addr 127.0.0.1:8081
 //
@@ -19,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/signature"
 )
 
 func main() {
@@ -36,7 +38,7 @@ func main() {
 
 // newHandler verifies every request, then prints its event to out.
 func newHandler(secrets []string, out io.Writer) http.Handler {
-	verify := webhook.VerifyMiddleware(&webhook.Verifier{Secrets: secrets})
+	verify := signature.VerifyMiddleware(&signature.Verifier{Secrets: secrets})
 	return verify(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Event struct {
@@ -51,7 +53,7 @@ func newHandler(secrets []string, out io.Writer) http.Handler {
 		}
 		// A delivery may arrive more than once (at-least-once delivery):
 		// a real receiver remembers delivery ids it has handled.
-		fmt.Fprintf(out, "event %s delivery %s info %v\n", body.Event.Code, r.Header.Get(webhook.HeaderWebhookID), body.Event.Info)
+		fmt.Fprintf(out, "event %s delivery %s info %v\n", body.Event.Code, r.Header.Get(signature.HeaderWebhookID), body.Event.Info)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 }
