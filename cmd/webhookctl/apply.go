@@ -25,15 +25,15 @@ const applyExample = `scopes:
         endpoint: https://service1.example.com/hooks
         method: POST                      # or GET; default POST
         content_type: application/json    # default; or application/x-www-form-urlencoded
-        auth: {type: bearer, token: ${SERVICE1_TOKEN}}
-        # auth: {type: basic, username: svc, password: ${SERVICE1_PASSWORD}}
+        auth: {type: bearer, token: "${SERVICE1_TOKEN}"}
+        # auth: {type: basic, username: svc, password: "${SERVICE1_PASSWORD}"}
         headers: [{key: X-Team, value: payments}]
         params: {source: bkflow}          # query string
         data: {static: "yes"}             # merged into every JSON body
         timeout: 5s                       # or seconds: 5
         retry_times: 2
         retry_interval: 2s
-        signing_secrets: [${SERVICE1_SIGNING_SECRET}]
+        signing_secrets: ["${SERVICE1_SIGNING_SECRET}"]
         disabled: false
     subscriptions:
       webhook1: ["*"]                     # event codes, or "*" for all`
@@ -64,7 +64,8 @@ the top is accepted. Unknown or repeated keys are errors naming the line.
 Credentials need not be written in the file: ${NAME} in a text value (such
 as a token, a password, a header value, a signing secret, an endpoint or a
 data value) is replaced by the environment variable NAME; write $${ for a
-literal ${. Numbers, durations and booleans cannot be references. A
+literal ${. Quote a reference inside {...} or [...], as the example does
+("${SERVICE1_TOKEN}"): unquoted, its braces are YAML syntax. Numbers, durations and booleans cannot be references. A
 variable that is unset or empty is an error (status 2) naming it and its
 line, and nothing is written. Credentials (auth token and password, header
 values, signing secrets) are encrypted in the database with

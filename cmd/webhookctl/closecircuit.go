@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/scopehook/webhook"
 )
@@ -40,14 +39,14 @@ func closeCircuit(ctx context.Context, a *app, args []string) error {
 	if len(args) != 2 {
 		return usageErrorf("close-circuit takes 2 arguments, SCOPE_TYPE:SCOPE_CODE and WEBHOOK_CODE, got %d", len(args))
 	}
-	typ, code, ok := strings.Cut(args[0], ":")
-	if !ok || typ == "" || code == "" {
-		return usageErrorf("scope %q: want SCOPE_TYPE:SCOPE_CODE, such as biz:biz1", args[0])
+	scope, err := parseScopeText(args[0], "SCOPE_TYPE:SCOPE_CODE")
+	if err != nil {
+		return usageErrorf("scope %q: %w", printable(args[0]), err)
 	}
 	if args[1] == "" {
 		return usageErrorf("WEBHOOK_CODE is empty")
 	}
-	scope, hook := webhook.Scope{Type: typ, Code: code}, args[1]
+	hook := args[1]
 	c, err := a.clientWithoutSecret(false)
 	if err != nil {
 		return err
@@ -79,7 +78,7 @@ func closeCircuit(ctx context.Context, a *app, args []string) error {
 			was += " since " + formatTime(before.Since)
 		}
 		if before.Failures > 0 {
-			was += fmt.Sprintf(", %d consecutive failures", before.Failures)
+			was += ", " + plural(int64(before.Failures), "consecutive failure", "consecutive failures")
 		}
 		fmt.Fprintf(a.stdout, "closed the circuit of %s (it was %s)\n", what, was)
 		fmt.Fprintf(a.stderr, "note: the workers of the service (Client.Start) send its waiting deliveries at their next claim; follow them with '%s deliveries --webhook %s --status pending'\n",

@@ -162,7 +162,11 @@ func closeDB(db *gorm.DB) {
 // openDB opens a PostgreSQL DSN or a SQLite file with a silent logger.
 func openDB(dsn string, create bool) (*gorm.DB, error) {
 	cfg := &gorm.Config{Logger: logger.Discard}
-	if isPostgresDSN(dsn) {
+	kind, err := classifyDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if kind == dsnPostgres {
 		db, err := gorm.Open(postgres.Open(dsn), cfg)
 		if err != nil {
 			return nil, withHint(fmt.Errorf("opening PostgreSQL database %s: %w", redactDSN(dsn), err),
@@ -184,14 +188,170 @@ func openDB(dsn string, create bool) (*gorm.DB, error) {
 }
 
 // isPostgresDSN reports whether dsn names a PostgreSQL database rather than
-// a SQLite file: a postgres:// or postgresql:// URL, or a key=value DSN.
+// a SQLite file (see classifyDSN).
 func isPostgresDSN(dsn string) bool {
-	return isPostgresURL(dsn) || strings.Contains(dsn, "host=")
+	kind, err := classifyDSN(dsn)
+	return err == nil && kind == dsnPostgres
 }
 
 func isPostgresURL(dsn string) bool {
 	l := strings.ToLower(dsn)
 	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+// dsnKind is the database a --db value names.
+type dsnKind int
+
+const (
+	dsnSQLite dsnKind = iota
+	dsnPostgres
+)
+
+// urlScheme matches the scheme of a URL ("mysql://"). A SQLite file: URI
+// ("file:app.db", "file:///srv/app.db") is not refused.
+var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
+
+// conninfoKey matches a key=value pair's key at the start of a string.
+var conninfoKey = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=`)
+
+// pgKeys are the keys of a key=value PostgreSQL DSN: libpq's connection
+// parameters, and the few that pgx, the driver, adds.
+var pgKeys = map[string]bool{
+	// libpq (PostgreSQL 17)
+	"host": true, "hostaddr": true, "port": true, "dbname": true, "user": true, "password": true,
+	"passfile": true, "require_auth": true, "channel_binding": true, "connect_timeout": true,
+	"client_encoding": true, "options": true, "application_name": true, "fallback_application_name": true,
+	"keepalives": true, "keepalives_idle": true, "keepalives_interval": true, "keepalives_count": true,
+	"tcp_user_timeout": true, "replication": true, "gssencmode": true, "sslmode": true, "requiressl": true,
+	"sslnegotiation": true, "sslcompression": true, "sslcert": true, "sslkey": true, "sslpassword": true,
+	"sslcertmode": true, "sslrootcert": true, "sslcrl": true, "sslcrldir": true, "sslsni": true,
+	"requirepeer": true, "ssl_min_protocol_version": true, "ssl_max_protocol_version": true,
+	"krbsrvname": true, "gsslib": true, "gssdelegation": true, "service": true,
+	"target_session_attrs": true, "load_balance_hosts": true,
+	// pgx
+	"servicefile": true, "default_query_exec_mode": true, "statement_cache_capacity": true,
+	"description_cache_capacity": true, "min_read_buffer_size": true,
+}
+
+// dsnHelp says what --db takes, for the errors of classifyDSN.
+const dsnHelp = "only SQLite file paths and PostgreSQL DSNs are supported: a postgres:// or postgresql:// URL, " +
+	"or key=value pairs such as 'host=db.internal dbname=app user=app'"
+
+// classifyDSN says whether dsn is a PostgreSQL DSN or a SQLite path:
+//
+//   - a postgres:// or postgresql:// URL is PostgreSQL; any other URL
+//     scheme (mysql://, sqlserver://, ...) is a usage error;
+//   - a string that starts with a libpq key and "=" is a key=value
+//     PostgreSQL DSN: every key must be a libpq key and host or dbname
+//     must be one of them, or it is a usage error;
+//   - anything else (file:, :memory:, a path, even one holding "host=")
+//     is a SQLite path.
+//
+// No error shows the value, which may hold a password: only the scheme or
+// the keys.
+func classifyDSN(dsn string) (dsnKind, error) {
+	if m := urlScheme.FindStringSubmatch(dsn); m != nil {
+		switch strings.ToLower(m[1]) {
+		case "postgres", "postgresql":
+			return dsnPostgres, nil
+		case "file":
+			return dsnSQLite, nil
+		}
+		return 0, usageErrorf("--db: the %s:// scheme is not supported: %s", printable(strings.ToLower(m[1])), dsnHelp)
+	}
+	m := conninfoKey.FindStringSubmatch(dsn)
+	if m == nil || !pgKeys[m[1]] {
+		return dsnSQLite, nil
+	}
+	keys, err := conninfoKeys(dsn)
+	if err != nil {
+		return 0, usageErrorf("--db: a key=value PostgreSQL DSN, as it starts with %s=, but %v: %s", m[1], err, dsnHelp)
+	}
+	hostOrDB := false
+	for _, k := range keys {
+		if !pgKeys[k] {
+			hint := ""
+			if s := closestKey(k); s != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return 0, usageErrorf("--db: %q is not a PostgreSQL connection parameter%s: a key=value DSN takes libpq's keys, such as host, port, dbname, user, password, sslmode", printable(k), hint)
+		}
+		hostOrDB = hostOrDB || k == "host" || k == "dbname"
+	}
+	if !hostOrDB {
+		return 0, usageErrorf("--db: a key=value PostgreSQL DSN needs host= or dbname=: %s", dsnHelp)
+	}
+	return dsnPostgres, nil
+}
+
+// closestKey returns the libpq key nearest to k when k looks like a typo.
+func closestKey(k string) string {
+	best, bestDist := "", 3
+	for known := range pgKeys {
+		if d := editDistance(strings.ToLower(k), known); d < bestDist || d == bestDist && known < best {
+			best, bestDist = known, d
+		}
+	}
+	return best
+}
+
+// conninfoKeys returns the keys of a libpq key=value string: pairs
+// separated by spaces, "=" optionally surrounded by spaces, each value
+// bare or single-quoted with \\ and \' escapes. Its errors never show a
+// value.
+func conninfoKeys(s string) ([]string, error) {
+	var keys []string
+	i := 0
+	skipSpace := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\f' || s[i] == '\v') {
+			i++
+		}
+	}
+	for {
+		skipSpace()
+		if i == len(s) {
+			return keys, nil
+		}
+		start := i
+		for i < len(s) && s[i] != '=' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' {
+			i++
+		}
+		key := s[start:i]
+		skipSpace()
+		if i == len(s) || s[i] != '=' {
+			// The word could be part of a password with a space: not shown.
+			return nil, fmt.Errorf("what follows pair %d is not a key=value pair (quote a value holding spaces in single quotes)", len(keys))
+		}
+		i++ // '='
+		skipSpace()
+		if i < len(s) && s[i] == '\'' {
+			i++
+			closed := false
+			for i < len(s) {
+				if s[i] == '\\' && i+1 < len(s) {
+					i += 2
+					continue
+				}
+				if s[i] == '\'' {
+					closed = true
+					i++
+					break
+				}
+				i++
+			}
+			if !closed {
+				return nil, fmt.Errorf("the quoted value of %s is not closed by '", printable(key))
+			}
+		} else {
+			for i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				i++
+			}
+		}
+		keys = append(keys, key)
+	}
 }
 
 // isPlainPath reports whether a SQLite DSN is a bare file path, as opposed
@@ -232,7 +392,9 @@ func redactDSN(dsn string) string {
 		}
 		return u.Redacted()
 	}
-	if isPostgresDSN(dsn) {
+	// Redact whatever starts like a key=value DSN, valid or not: an
+	// invalid one is shown in no message, but better safe.
+	if conninfoKey.MatchString(dsn) {
 		return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
 	}
 	return dsn

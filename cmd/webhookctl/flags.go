@@ -7,17 +7,53 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/scopehook/webhook"
 )
 
-// parseScope reads a TYPE:CODE scope given to flag.
-func parseScope(flag, s string) (webhook.Scope, error) {
+// scopeForm is how a scope is written on the command line.
+const scopeForm = "TYPE:CODE"
+
+// parseScopeText reads a scope written TYPE:CODE (SCOPE_TYPE:SCOPE_CODE in
+// close-circuit's synopsis, form): the type is what precedes the first ":",
+// the code all that follows it. It is the only parser of scopes given on
+// the command line. Its error says what is wrong; the callers prefix the
+// flag or argument it came from.
+func parseScopeText(s, form string) (webhook.Scope, error) {
+	bad := func(problem string) (webhook.Scope, error) {
+		return webhook.Scope{}, fmt.Errorf("want %s, such as biz:biz1 (%s)", form, problem)
+	}
 	typ, code, ok := strings.Cut(s, ":")
-	if !ok || typ == "" || code == "" {
-		return webhook.Scope{}, usageErrorf("--%s %q: want TYPE:CODE, such as biz:biz1", flag, s)
+	switch {
+	case strings.TrimSpace(s) == "":
+		return bad("it is empty")
+	case !ok:
+		return bad(`there is no ":" between the type and the code`)
+	case strings.TrimSpace(typ) == "" && strings.TrimSpace(code) == "":
+		return bad(`the type and the code around ":" are both empty`)
+	case strings.TrimSpace(typ) == "":
+		return bad(`the type before ":" is empty`)
+	case strings.TrimSpace(code) == "":
+		return bad(`the code after ":" is empty`)
+	case typ != strings.TrimSpace(typ) || code != strings.TrimSpace(code):
+		return bad("the type or the code has leading or trailing spaces")
+	case utf8.RuneCountInString(typ) > maxScopeLen:
+		return bad(fmt.Sprintf("the type is longer than %d characters", maxScopeLen))
+	case utf8.RuneCountInString(code) > maxScopeLen:
+		return bad(fmt.Sprintf("the code is longer than %d characters", maxScopeLen))
 	}
 	return webhook.Scope{Type: typ, Code: code}, nil
+}
+
+// parseScope reads a TYPE:CODE scope given to flag; its error is a usage
+// error naming the flag.
+func parseScope(flag, s string) (webhook.Scope, error) {
+	scope, err := parseScopeText(s, scopeForm)
+	if err != nil {
+		return webhook.Scope{}, usageErrorf("--%s %q: %w", flag, printable(s), err)
+	}
+	return scope, nil
 }
 
 // scopeText prints a scope as the flags take it, TYPE:CODE.
@@ -38,11 +74,11 @@ func (l *scopeList) String() string {
 }
 
 func (l *scopeList) Set(s string) error {
-	typ, code, ok := strings.Cut(s, ":")
-	if !ok || typ == "" || code == "" {
-		return fmt.Errorf("want TYPE:CODE, such as biz:biz1")
+	scope, err := parseScopeText(s, scopeForm)
+	if err != nil {
+		return err // the flag package names the flag and the value
 	}
-	*l = append(*l, webhook.Scope{Type: typ, Code: code})
+	*l = append(*l, scope)
 	return nil
 }
 

@@ -25,7 +25,7 @@ func helpCommand() *command {
 				case 1:
 					cmd := a.lookup(args[0])
 					if cmd == nil {
-						return usageErrorf("unknown command %q", args[0])
+						return a.unknownCommand(args[0])
 					}
 					a.printCommandUsage(a.stdout, cmd)
 					return nil
@@ -57,11 +57,16 @@ Commands:
 	fmt.Fprintf(w, `
 Global flags, accepted before or after COMMAND (but before its arguments):
 `)
-	printFlags(w, a.newFlagSet(progName), func(string) bool { return true }, [2]string{"-h, --help", "show help; also after any command"})
+	printFlags(w, a.newFlagSet(progName), func(string) bool { return true },
+		[2]string{"-h, --help", "show help; also after any command"},
+		[2]string{"--version", "print the version of " + progName + " and of Go, as the version command does (before COMMAND only)"})
 	fmt.Fprintf(w, `
 Database:
-  A --db value starting with postgres:// or postgresql://, or containing
-  host=, is a PostgreSQL DSN; anything else is a SQLite file path, opened
+  A --db value starting with postgres:// or postgresql://, or made of
+  libpq key=value pairs with host= or dbname= among them (such as
+  'host=db.internal dbname=app user=app sslmode=require'), is a PostgreSQL
+  DSN. Other URL schemes (mysql://, sqlserver://, ...) are refused (exit
+  status 2). Anything else is a SQLite file path (or file: URI), opened
   with the parameters ?%[3]s
   unless it has a ?query of its own. Passwords in a DSN are shown as xxxxx
   in messages.

@@ -84,11 +84,11 @@ func (f *historyFlags) query(now time.Time) (webhook.HistoryQuery, error) {
 		StatusCode: f.status, Limit: f.limit,
 	}
 	if f.scope != "" {
-		typ, code, ok := strings.Cut(f.scope, ":")
-		if !ok || typ == "" || code == "" {
-			return q, usageErrorf("--scope %q: want TYPE:CODE, such as biz:biz1", f.scope)
+		scope, err := parseScope("scope", f.scope)
+		if err != nil {
+			return q, err
 		}
-		q.ScopeType, q.ScopeCode = typ, code
+		q.ScopeType, q.ScopeCode = scope.Type, scope.Code
 	}
 	if f.success.set {
 		v := f.success.value

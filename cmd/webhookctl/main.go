@@ -11,8 +11,10 @@
 //
 //	webhookctl [--db DSN] COMMAND [flags] [arguments]
 //
-// The database is a SQLite file path or a PostgreSQL DSN, given by --db or
-// the WEBHOOK_DB environment variable. The private secret that encrypts
+// The database is a SQLite file path or a PostgreSQL DSN (a postgres:// or
+// postgresql:// URL, or libpq key=value pairs with host= or dbname=), given
+// by --db or the WEBHOOK_DB environment variable; other URL schemes are
+// refused. The private secret that encrypts
 // webhook credentials is read from WEBHOOK_PRIVATE_SECRET only, so that it
 // never shows in the process list; only the commands that decrypt or
 // encrypt credentials need it (apply, broadcast without --enqueue,
@@ -23,7 +25,8 @@
 // WEBHOOK_PRIVATE_SECRET unset or too short for a command that needs it)
 // and 3 on invalid input data (such as an events or webhooks file that
 // fails validation, an unknown event, delivery id or webhook). Run
-// "webhookctl help" for details.
+// "webhookctl help" for details; "webhookctl version" (or --version) prints
+// the library's version and the Go version.
 package main
 
 import (
@@ -34,6 +37,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -103,6 +107,7 @@ func commands() []*command {
 		reencryptCommand(),
 		checkSecretCommand(),
 		serveAdminCommand(),
+		versionCommand(),
 		helpCommand(),
 	}
 }
@@ -127,6 +132,40 @@ func (a *app) lookup(name string) *command {
 	return nil
 }
 
+// unknownCommand is the usage error for a command name that is not in the
+// table, suggesting the commands within maxSuggestDistance edits of it.
+func (a *app) unknownCommand(name string) error {
+	if s := a.suggestCommands(name); len(s) > 0 {
+		quoted := make([]string, len(s))
+		for i, c := range s {
+			quoted[i] = strconv.Quote(c)
+		}
+		return usageErrorf("unknown command %q: did you mean %s?", printable(name), strings.Join(quoted, " or "))
+	}
+	return usageErrorf("unknown command %q", printable(name))
+}
+
+// maxSuggestDistance is how many edits away from a command name a
+// misspelled one may be to be suggested.
+const maxSuggestDistance = 2
+
+// suggestCommands returns the command names nearest to name, in table
+// order, when they are at most maxSuggestDistance edits away.
+func (a *app) suggestCommands(name string) []string {
+	best, bestDist := []string(nil), maxSuggestDistance+1
+	lower := strings.ToLower(name)
+	for _, c := range a.commands {
+		switch d := editDistance(lower, c.name); {
+		case d > maxSuggestDistance:
+		case d < bestDist:
+			best, bestDist = []string{c.name}, d
+		case d == bestDist:
+			best = append(best, c.name)
+		}
+	}
+	return best
+}
+
 // newFlagSet returns a flag set that reports errors to the caller instead of
 // printing them, with the global flags registered. Global flags are thus
 // accepted both before and after the command name.
@@ -139,6 +178,7 @@ func (a *app) newFlagSet(name string) *flag.FlagSet {
 
 func (a *app) run(ctx context.Context, args []string) int {
 	top := a.newFlagSet(progName)
+	showVersion := top.Bool("version", false, "print the version and exit")
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.printUsage(a.stdout)
@@ -147,12 +187,19 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return a.fail(nil, usageErrorf("%w", err))
 	}
 	rest := top.Args()
+	if *showVersion {
+		if len(rest) > 0 {
+			return a.fail(nil, usageErrorf("--version takes no command, got %q: run '%s --version' alone", rest, progName))
+		}
+		a.printVersion(a.stdout)
+		return exitOK
+	}
 	if len(rest) == 0 {
 		return a.fail(nil, usageErrorf("no command given"))
 	}
 	cmd := a.lookup(rest[0])
 	if cmd == nil {
-		return a.fail(nil, usageErrorf("unknown command %q", rest[0]))
+		return a.fail(nil, a.unknownCommand(rest[0]))
 	}
 	fs := a.newFlagSet(cmd.name)
 	act := cmd.setup(fs)

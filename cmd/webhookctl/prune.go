@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"time"
+
+	"github.com/scopehook/webhook"
 )
 
 func pruneCommand() *command {
@@ -20,11 +22,14 @@ deliveries are never deleted. AGE is a number of days (30d) or a duration
 go on.
 
 A delivery whose history is pruned can no longer be redelivered by id
-unless it is still in the outbox. Prints the counts deleted.`,
-		example: progName + " --db /srv/app/webhook.db prune --older-than 30d\n" +
+unless it is still in the outbox. Prints the counts deleted; with
+--dry-run, counts what would be deleted and deletes nothing.`,
+		example: progName + " --db /srv/app/webhook.db prune --older-than 30d --dry-run\n" +
+			progName + " --db /srv/app/webhook.db prune --older-than 30d\n" +
 			progName + " --db /srv/app/webhook.db prune --older-than 720h",
 		setup: func(fs *flag.FlagSet) action {
 			olderThan := fs.String("older-than", "", "delete what is older than `AGE`: days (30d) or a duration (720h); required")
+			dryRun := fs.Bool("dry-run", false, "count what would be deleted, but delete nothing")
 			return func(ctx context.Context, a *app, args []string) error {
 				if err := noArgs("prune", args, "give the age with --older-than"); err != nil {
 					return err
@@ -41,6 +46,16 @@ unless it is still in the outbox. Prints the counts deleted.`,
 					return err
 				}
 				cutoff := time.Now().Add(-age)
+				if *dryRun {
+					n, err := pruneCounts(ctx, c, cutoff)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(a.stdout, "dry run: would prune %s and %s older than %s (before %s); nothing deleted\n",
+						plural(n.history, "history row", "history rows"),
+						plural(n.deliveries, "finished delivery", "finished deliveries"), formatAge(age), formatTime(cutoff))
+					return nil
+				}
 				var deleted struct{ history, deliveries int64 }
 				err = a.progress(fmt.Sprintf("pruning history and finished deliveries older than %s (before %s)", formatAge(age), formatTime(cutoff)), func() error {
 					res, err := c.PruneHistory(ctx, age)
@@ -58,4 +73,27 @@ unless it is still in the outbox. Prints the counts deleted.`,
 			}
 		},
 	}
+}
+
+// pruneCount is what prune deletes, or would.
+type pruneCount struct{ history, deliveries int64 }
+
+// pruneCounts counts, with read-only queries, the rows that PruneHistory
+// would delete at cutoff: history rows created before it, and finished
+// deliveries (succeeded, failed, cancelled) whose last attempt was before
+// it. The criteria are the library's (retention.go), which has no dry run.
+func pruneCounts(ctx context.Context, c *webhook.Client, cutoff time.Time) (pruneCount, error) {
+	var n pruneCount
+	db := c.DB().WithContext(ctx)
+	cutoff = cutoff.UTC()
+	if err := db.Table("webhook_history").Where("created_at < ?", cutoff).Count(&n.history).Error; err != nil {
+		return n, fmt.Errorf("counting history rows: %w", err)
+	}
+	err := db.Table("webhook_delivery").
+		Where("status IN (?, ?, ?) AND next_attempt_at < ?", webhook.StatusSucceeded, webhook.StatusFailed, webhook.StatusCancelled, cutoff).
+		Count(&n.deliveries).Error
+	if err != nil {
+		return n, fmt.Errorf("counting finished deliveries: %w", err)
+	}
+	return n, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/scopehook/webhook"
@@ -17,7 +19,7 @@ import (
 func syncEventsCommand() *command {
 	return &command{
 		name:     "sync-events",
-		synopsis: "[--prune] BASE_PATH FILENAME",
+		synopsis: "[--prune] [--dry-run] BASE_PATH FILENAME",
 		summary:  "create or update the events defined in a YAML file",
 		help: `Reads the events file BASE_PATH/FILENAME and upserts its events by code,
 like the Python package's sync_webhook_events management command (which takes
@@ -36,19 +38,22 @@ longer lists are kept unless --prune is given. An invalid file is reported
 with its line number, exits with status 3 and writes nothing.
 
 Prints how many events were created, updated, left unchanged and removed,
-followed by their codes.`,
+followed by their codes. With --dry-run, prints the same for what a sync
+would do (with --prune, the events it would delete) and writes nothing.`,
 		example: progName + " --db /srv/app/webhook.db sync-events ./config events.yaml\n" +
+			progName + " --db /srv/app/webhook.db sync-events --prune --dry-run ./config events.yaml\n" +
 			progName + " --db /srv/app/webhook.db sync-events --prune ./config events.yaml",
 		setup: func(flags *flag.FlagSet) action {
 			prune := flags.Bool("prune", false, "also delete the events the file no longer lists (their subscriptions are kept, and match again if the event comes back)")
+			dryRun := flags.Bool("dry-run", false, "check the file and print what the sync would change (with --prune, what it would delete), but write nothing")
 			return func(ctx context.Context, a *app, args []string) error {
-				return syncEvents(ctx, a, args, *prune)
+				return syncEvents(ctx, a, args, *prune, *dryRun)
 			}
 		},
 	}
 }
 
-func syncEvents(ctx context.Context, a *app, args []string, prune bool) error {
+func syncEvents(ctx context.Context, a *app, args []string, prune, dryRun bool) error {
 	if len(args) != 2 {
 		return usageErrorf("sync-events takes 2 arguments, BASE_PATH and FILENAME, got %d (flags such as --prune go before them)", len(args))
 	}
@@ -67,7 +72,13 @@ func syncEvents(ctx context.Context, a *app, args []string, prune bool) error {
 		return err
 	}
 	var res *webhook.SyncResult
-	if prune {
+	if dryRun {
+		var data []byte
+		data, err = readEventsFile(path)
+		if err == nil {
+			res, err = syncDryRun(ctx, c, path, data, prune)
+		}
+	} else if prune {
 		var data []byte
 		data, err = readEventsFile(path)
 		if err == nil {
@@ -84,8 +95,87 @@ func syncEvents(ctx context.Context, a *app, args []string, prune bool) error {
 	case err != nil:
 		return err
 	}
+	if dryRun {
+		fmt.Fprintf(a.stdout, "dry run: would sync events from %s: %d created, %d updated, %d unchanged, %d removed; nothing written\n",
+			printable(path), len(res.Created), len(res.Updated), len(res.Unchanged), len(res.Removed))
+		printSyncCodes(a.stdout, res)
+		return nil
+	}
 	printSyncResult(a.stdout, path, res)
 	return nil
+}
+
+// syncDryRun says what SyncEventsYAML would do with data, without writing:
+// it parses the file as the library does (ParseEvents) and compares it with
+// the stored events, read with a read-only query, as the library's sync
+// compares them (name, description, info as JSON values). The library has
+// no dry run of its own.
+func syncDryRun(ctx context.Context, c *webhook.Client, path string, data []byte, prune bool) (*webhook.SyncResult, error) {
+	if len(data) > webhook.MaxEventsFileBytes {
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than the %d allowed", webhook.ErrInvalidEvents, path, len(data), webhook.MaxEventsFileBytes)
+	}
+	events, err := webhook.ParseEvents(path, data)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Code, Name  string
+		Description *string
+		Info        *string
+	}
+	if err := c.DB().WithContext(ctx).Table("webhook_event").Select("code, name, description, info").Order("code").Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("loading events: %w", err)
+	}
+	type stored struct {
+		name, description string
+		info              any
+		infoOK            bool
+	}
+	byCode := make(map[string]stored, len(rows))
+	for _, r := range rows {
+		st := stored{name: r.Name, infoOK: true}
+		if r.Description != nil {
+			st.description = *r.Description
+		}
+		if r.Info != nil && *r.Info != "" {
+			st.infoOK = json.Unmarshal([]byte(*r.Info), &st.info) == nil
+		}
+		byCode[r.Code] = st
+	}
+	res := &webhook.SyncResult{}
+	listed := make(map[string]bool, len(events))
+	for _, ev := range events {
+		listed[ev.Code] = true
+		old, ok := byCode[ev.Code]
+		if !ok {
+			res.Created = append(res.Created, ev.Code)
+			continue
+		}
+		var info any
+		if ev.Info != nil {
+			b, err := json.Marshal(ev.Info)
+			if err != nil {
+				return nil, fmt.Errorf("%w: event %q: info cannot be encoded as JSON: %v", webhook.ErrInvalidEvents, ev.Code, err)
+			}
+			_ = json.Unmarshal(b, &info)
+		}
+		if old.infoOK && old.name == ev.Name && old.description == ev.Description && reflect.DeepEqual(old.info, info) {
+			res.Unchanged = append(res.Unchanged, ev.Code)
+		} else {
+			res.Updated = append(res.Updated, ev.Code)
+		}
+	}
+	if prune {
+		for _, r := range rows { // by code, as the library sorts them
+			if !listed[r.Code] {
+				res.Removed = append(res.Removed, r.Code)
+			}
+		}
+		if len(res.Removed) > 0 && len(events) == 0 {
+			return nil, fmt.Errorf("%w: refusing to prune: the file lists no event, which would delete all %d (a truncated file?)", webhook.ErrInvalidEvents, len(res.Removed))
+		}
+	}
+	return res, nil
 }
 
 // readEventsFile reads an events file, refusing to read more than the
@@ -106,6 +196,11 @@ func readEventsFile(path string) ([]byte, error) {
 func printSyncResult(w io.Writer, path string, res *webhook.SyncResult) {
 	fmt.Fprintf(w, "synced events from %s: %d created, %d updated, %d unchanged, %d removed\n",
 		printable(path), len(res.Created), len(res.Updated), len(res.Unchanged), len(res.Removed))
+	printSyncCodes(w, res)
+}
+
+// printSyncCodes prints the codes of each list of a sync result.
+func printSyncCodes(w io.Writer, res *webhook.SyncResult) {
 	for _, l := range []struct {
 		label string
 		codes []string

@@ -52,7 +52,7 @@ Exit status: 0 when the endpoint answered 2xx, 1 otherwise (another status,
 a network error, a timeout, an address the guard refuses), 2 for a bad URL
 or flag, or an unset variable.`,
 		example: progName + " verify https://service1.example.com/hooks --bearer-env SERVICE1_TOKEN --header X-Team=payments --timeout 5s\n" +
-			progName + " verify http://10.0.0.7:8080/hooks --method GET --deny-private",
+			progName + " verify https://erp.example.com/hooks --method GET --deny-private   # refuses a private or loopback address",
 		setup: func(fs *flag.FlagSet) action {
 			var f verifyFlags
 			fs.StringVar(&f.method, "method", "POST", "the HTTP `METHOD`, POST or GET (default POST)")

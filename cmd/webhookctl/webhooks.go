@@ -185,7 +185,7 @@ func writeWebhooksTable(w io.Writer, hooks []webhookJSON) error {
 		case h.Circuit.State == webhook.CircuitOpen || h.Circuit.State == webhook.CircuitHalfOpen:
 			note, width = circuitNote(h.Circuit), 2*maxErrorWidth // the time takes half
 		case h.ConsecutiveFailures > 0:
-			note = fmt.Sprintf("%d consecutive failures", h.ConsecutiveFailures)
+			note = plural(int64(h.ConsecutiveFailures), "consecutive failure", "consecutive failures")
 		}
 		if note != "-" {
 			note = truncate(printable(note), width)
