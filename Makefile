@@ -2,30 +2,48 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test test-sqlite race lint fuzz bench bench-faults quickstart check
+.PHONY: test test-sqlite test-e2e race lint fuzz bench bench-faults quickstart check
+
+# The admin UI's browser tests (chromedp) live in a module of their own so
+# that chromedp stays out of the library's go.mod; they use SQLite only.
+E2E_DIR := admin/e2e
+E2E_TEST = cd $(E2E_DIR) && $(GO) test -race -count=1 ./...
 
 ## test: the whole suite with the race detector on SQLite and on a throw-away
-## PostgreSQL server (the README's test command).
+## PostgreSQL server (the README's test command), then the admin UI's
+## end-to-end browser tests (module admin/e2e).
 test:
 	scripts/with-postgres.sh $(GO) test -race -count=1 ./...
+	$(E2E_TEST)
 
-## test-sqlite: the suite without PostgreSQL (its tests skip).
+## test-sqlite: the suite without PostgreSQL (its tests skip), then the
+## end-to-end browser tests.
 test-sqlite:
 	$(GO) test -race -count=1 ./...
+	$(E2E_TEST)
+
+## test-e2e: the admin UI's end-to-end tests in headless Chromium (they skip
+## without Chromium unless WEBHOOK_TEST_REQUIRE_BROWSER=1).
+test-e2e:
+	$(E2E_TEST)
 
 race: test
 
-## lint: go vet and gofmt (and staticcheck when installed).
+## lint: go vet and gofmt (and staticcheck when installed), in both modules.
 lint:
 	$(GO) vet ./...
+	cd $(E2E_DIR) && $(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; fi
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...); fi
 
-## fuzz: run every fuzz target for FUZZTIME each.
+## fuzz: run every fuzz target (root package and signature/) for FUZZTIME each.
+FUZZ_PKGS := . ./signature
 fuzz:
-	@for f in $$($(GO) test -list '^Fuzz' . | grep '^Fuzz'); do \
-		echo "fuzzing $$f for $(FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) . || exit 1; \
+	@for p in $(FUZZ_PKGS); do \
+		for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+			echo "fuzzing $$p $$f for $(FUZZTIME)"; \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$p || exit 1; \
+		done; \
 	done
 
 ## bench: the throughput benchmarks quoted in the README (PostgreSQL with

@@ -1,4 +1,4 @@
-package admin_test
+package e2e_test
 
 import (
 	"context"
@@ -26,8 +26,9 @@ import (
 )
 
 // screenshotDir is where the end-to-end test writes its screenshots:
-// test-artifacts/screenshots at the repository root (ignored by git).
-var screenshotDir = filepath.Join("..", "test-artifacts", "screenshots")
+// test-artifacts/screenshots at the repository root (ignored by git); go test
+// runs in admin/e2e.
+var screenshotDir = filepath.Join("..", "..", "test-artifacts", "screenshots")
 
 // findChromium returns the browser to drive, or "".
 func findChromium() string {
