@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -117,9 +116,6 @@ func (c *Client) Webhooks(ctx context.Context, q WebhookQuery) ([]WebhookInfo, e
 	}
 	return out, nil
 }
-
-// ErrWebhookNotFound means no webhook has the given scope and code.
-var ErrWebhookNotFound = errors.New("webhook: webhook not found")
 
 // SetWebhookEnabled enables or disables one webhook. Enabling it forgets the
 // failures that may have disabled it.

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -23,11 +22,6 @@ import (
 //
 // A 429 or 503 answer with Retry-After opens (or extends) the circuit until
 // then: it pauses the whole endpoint, not just one delivery.
-
-// ErrCircuitOpen means a webhook's circuit breaker is open: its endpoint kept
-// failing, or asked for a pause, and it is not sent to until a probe
-// succeeds.
-var ErrCircuitOpen = errors.New("webhook: circuit open")
 
 // CircuitState is the state of a webhook's circuit breaker.
 type CircuitState string

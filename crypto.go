@@ -165,7 +165,7 @@ func (v *vault) open(stored string) (string, int, error) {
 				return string(plain), i, nil
 			}
 		}
-		return "", -1, fmt.Errorf("webhook: a Fernet credential does not authenticate under the configured private secret(s): %w", ErrDecrypt)
+		return "", -1, fmt.Errorf("%w: a Fernet credential does not authenticate under the configured private secret(s)", ErrDecrypt)
 	}
 	return stored, -1, nil
 }
@@ -173,11 +173,11 @@ func (v *vault) open(stored string) (string, int, error) {
 func (v *vault) decryptOwn(rest string) (string, int, error) {
 	id, payload, ok := strings.Cut(rest, ":")
 	if !ok {
-		return "", -1, fmt.Errorf("webhook: malformed wh1 credential (no key id): %w", ErrDecrypt)
+		return "", -1, fmt.Errorf("%w: malformed wh1 credential (no key id)", ErrDecrypt)
 	}
 	sealed, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
-		return "", -1, fmt.Errorf("webhook: malformed wh1 credential (bad base64): %w", ErrDecrypt)
+		return "", -1, fmt.Errorf("%w: malformed wh1 credential (bad base64)", ErrDecrypt)
 	}
 	for i, k := range v.keys {
 		if k.id != id {
@@ -185,15 +185,15 @@ func (v *vault) decryptOwn(rest string) (string, int, error) {
 		}
 		ns := k.aead.NonceSize()
 		if len(sealed) < ns+k.aead.Overhead() {
-			return "", -1, fmt.Errorf("webhook: malformed wh1 credential (too short): %w", ErrDecrypt)
+			return "", -1, fmt.Errorf("%w: malformed wh1 credential (too short)", ErrDecrypt)
 		}
 		plain, err := k.aead.Open(nil, sealed[:ns], sealed[ns:], []byte(tokenPrefix))
 		if err != nil {
-			return "", -1, fmt.Errorf("webhook: a credential failed authentication: %w", ErrDecrypt)
+			return "", -1, fmt.Errorf("%w: a credential failed authentication", ErrDecrypt)
 		}
 		return string(plain), i, nil
 	}
-	return "", -1, fmt.Errorf("webhook: a credential was written under a private secret that is not configured (key id %s): %w", id, ErrDecrypt)
+	return "", -1, fmt.Errorf("%w: a credential was written under a private secret that is not configured (key id %s)", ErrDecrypt, id)
 }
 
 // isCurrent reports whether a stored value is already in the format and under

@@ -507,7 +507,7 @@ func (c *Client) attempt(ctx context.Context, client *http.Client, out *outgoing
 	hr.Header, hr.HeaderTruncated = cappedHeader(resp.Header, c.cfg.MaxResponseHeaderBytes, scrub)
 	switch {
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		ar.Err = fmt.Errorf("webhook: %s %s answered %d %s: %w", out.method, redactURL(out.endpoint), resp.StatusCode, http.StatusText(resp.StatusCode), ErrUnexpectedStatus)
+		ar.Err = errorf(ErrUnexpectedStatus, "webhook: %s %s answered %d %s", out.method, redactURL(out.endpoint), resp.StatusCode, http.StatusText(resp.StatusCode))
 	case readErr != nil:
 		ar.Err = fmt.Errorf("webhook: reading the response of %s %s: %w", out.method, redactURL(out.endpoint), c.networkError(ctx, actx, out, timeout, readErr, scrub))
 	default:

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -186,10 +185,6 @@ func eventPayloadJSON(ev Event, info map[string]any) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// ErrDeliveryNotFound means no delivery, in the outbox or in history, has
-// the given delivery id.
-var ErrDeliveryNotFound = errors.New("webhook: delivery not found")
 
 // Redeliver sends a delivery again, with the same delivery id so that its
 // receiver can recognise it, under the webhook's current configuration.

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,10 +20,6 @@ import (
 // Config.EgressProxy names one (see httpClients and egressProxy), and the
 // transport hooks that would dial around the guard (DialTLSContext, DialTLS)
 // are refused.
-
-// ErrForbiddenAddress means an endpoint resolves to an address the SSRF
-// guard refuses; no connection was made.
-var ErrForbiddenAddress = errors.New("webhook: endpoint address is forbidden")
 
 // Resolver looks up the addresses of a host; *net.Resolver is one.
 type Resolver interface {

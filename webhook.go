@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -250,9 +249,6 @@ type Config struct {
 
 // DefaultMaxPayloadBytes is the default Config.MaxPayloadBytes.
 const DefaultMaxPayloadBytes = 1 << 20
-
-// ErrPayloadTooLarge means a request body exceeds Config.MaxPayloadBytes.
-var ErrPayloadTooLarge = errors.New("webhook: payload too large")
 
 // Defaults of the durable path.
 const (

@@ -17,10 +17,6 @@ import (
 	"gorm.io/gorm"
 )
 
-// ErrWorkersRunning is returned by Start when the workers of this client
-// already run.
-var ErrWorkersRunning = errors.New("webhook: workers already started")
-
 // worker claims due deliveries of the outbox, sends them and records the
 // outcome.
 //
