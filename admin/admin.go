@@ -71,8 +71,10 @@ type Options struct {
 	// development, tests).
 	Insecure bool
 	// Prefix is the path the handler is mounted under, e.g. "/admin" (links
-	// are built with it); default "". The caller strips it before the
-	// handler: mux.Handle("/admin/", http.StripPrefix("/admin", h)).
+	// are built with it); default "". Mount the handler there as it is,
+	// mux.Handle("/admin/", h): it strips the prefix itself (a request whose
+	// prefix was already stripped, by http.StripPrefix, is served too). The
+	// prefix's first segment must not be one of the admin's own pages.
 	Prefix string
 	// Title shown in the header; default "Webhooks".
 	Title string
@@ -185,7 +187,39 @@ func cleanPrefix(p string) (string, error) {
 	if bad {
 		return "", fmt.Errorf("%w: admin: Prefix %q is not an absolute URL path such as \"/admin\"", webhook.ErrInvalidConfig, p)
 	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	if isPageName(first) {
+		return "", fmt.Errorf("%w: admin: Prefix %q begins with %q, the name of one of the admin's pages: a request under it would be ambiguous; choose another, such as \"/admin\"", webhook.ErrInvalidConfig, p, first)
+	}
 	return p, nil
+}
+
+// isPageName reports whether s is the first path segment of one of the
+// admin's own routes.
+func isPageName(s string) bool {
+	switch s {
+	case "deliveries", "outbox", "webhooks", "instances", "events", "subscriptions", "scopes", "static":
+		return true
+	}
+	return false
+}
+
+// stripPrefix removes the mount prefix from a request that still has it.
+func (h *handler) stripPrefix(r *http.Request) *http.Request {
+	p := r.URL.Path
+	if h.prefix == "" || (p != h.prefix && !strings.HasPrefix(p, h.prefix+"/")) {
+		return r // at the root, or already stripped
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path = strings.TrimPrefix(p, h.prefix)
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	u.RawPath = ""
+	r2.URL = &u
+	return r2
 }
 
 func (h *handler) routes() {
@@ -230,6 +264,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	r = h.stripPrefix(r)
 	if !h.authenticate(w, r) {
 		return
 	}

@@ -19,7 +19,7 @@
 //		BasicAuthPassword: os.Getenv("ADMIN_PASSWORD"),
 //	})
 //	if err != nil { ... }
-//	mux.Handle("/admin/", http.StripPrefix("/admin", h))
+//	mux.Handle("/admin/", h) // it strips Prefix itself (http.StripPrefix works too)
 //
 // # Pages
 //

@@ -51,7 +51,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/admin/", http.StripPrefix("/admin", h))
+	mux.Handle("/admin/", h) // the handler strips its Prefix itself
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
