@@ -26,7 +26,7 @@ func openDB() (*gorm.DB, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	dsn := filepath.Join(dir, "app.db") + "?_busy_timeout=5000&_journal_mode=WAL"
+	dsn := filepath.Join(dir, "app.db") + "?_busy_timeout=5000&_journal_mode=WAL&_txlock=immediate"
 	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)
