@@ -58,6 +58,10 @@ type DeliveryResult struct {
 	Attempts int
 	// Duration is the time from the first attempt to the end of the last.
 	Duration time.Duration
+	// ResponseBody is the body of the last response, up to
+	// Config.MaxResponseBodyBytes, with any credential it echoes redacted;
+	// nil when no response arrived.
+	ResponseBody []byte
 	// Err says why the delivery failed; nil on success. It wraps
 	// ErrUnexpectedStatus, ErrDecrypt, ErrInvalidWebhook or the network
 	// error, and never contains a credential.
@@ -308,7 +312,7 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 			}
 			return true, delay
 		})
-		res.Attempts, res.StatusCode, res.Success, res.Err = attempt, ar.StatusCode, ar.Success, ar.Err
+		res.Attempts, res.StatusCode, res.Success, res.Err, res.ResponseBody = attempt, ar.StatusCode, ar.Success, ar.Err, ar.ResponseBody
 		if err := c.recordHistory(ctx, &row); err != nil {
 			histErr = errors.Join(histErr, err)
 		}
@@ -654,7 +658,7 @@ func (c *Client) VerifyEndpoint(ctx context.Context, wh WebhookConfig) (*Deliver
 	sig := http.Header{}
 	out.sign(sig, c.now())
 	ar, _, _ := c.attempt(ctx, client, out, timeout, newScrubber(out.secrets), sig)
-	res.StatusCode, res.Success, res.Duration, res.Err = ar.StatusCode, ar.Success, ar.Duration, ar.Err
+	res.StatusCode, res.Success, res.Duration, res.Err, res.ResponseBody = ar.StatusCode, ar.Success, ar.Duration, ar.Err, ar.ResponseBody
 	return res, res.Err
 }
 

@@ -266,8 +266,8 @@ func testBroadcastFailsFastWhileCircuitOpen(t *testing.T, tdb *testDB) {
 	if err := c.CloseCircuit(testCtx(t), "biz", "one", "hook"); err != nil {
 		t.Fatal(err)
 	}
-	if d := broadcastOne(t, c); !d.Success {
-		t.Fatalf("after CloseCircuit: %+v", d)
+	if d := broadcastOne(t, c); !d.Success || string(d.ResponseBody) != `{"message": "ok"}` {
+		t.Fatalf("after CloseCircuit: %+v (response %q)", d, d.ResponseBody)
 	}
 	if err := c.CloseCircuit(testCtx(t), "biz", "one", "nope"); !errors.Is(err, ErrWebhookNotFound) {
 		t.Errorf("CloseCircuit of an unknown webhook: %v", err)

@@ -71,7 +71,7 @@ func TestVerify(t *testing.T) {
 	if res.code != exitOK || res.stderr != "" {
 		t.Fatalf("verify a 200 endpoint: %s", res)
 	}
-	for _, want := range []string{"request:  POST " + rcv.URL + "/ok\n", "status:   200 OK\n", "duration: ", "result:   ok\n"} {
+	for _, want := range []string{"request:  POST " + rcv.URL + "/ok\n", "status:   200 OK\n", "duration: ", "result:   ok\n", `response: {"ok": true}` + "\n"} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, res.stdout)
 		}

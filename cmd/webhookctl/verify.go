@@ -129,6 +129,13 @@ func verify(ctx context.Context, a *app, args []string, f *verifyFlags) error {
 	}
 	fmt.Fprintf(a.stdout, "request:  %s %s\nstatus:   %s\nduration: %s\nresult:   %s\n",
 		res.Method, printable(redactedURL(args[0])), status, roundDuration(res.Duration), result)
+	if res.StatusCode != 0 {
+		body := truncate(string(res.ResponseBody), 2048)
+		if body == "" {
+			body = "(empty)"
+		}
+		fmt.Fprintf(a.stdout, "response: %s\n", printable(body))
+	}
 	if res.Success {
 		return nil
 	}
