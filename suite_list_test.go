@@ -58,6 +58,7 @@ var suite = []suiteTest{
 	{"RedeliverFailedInBulk", testRedeliverFailedInBulk},
 	{"WebhookDisabledAfterConsecutiveFailures", testWebhookDisabledAfterConsecutiveFailures},
 	{"PruneHistoryDeletesOldRowsInBatches", testPruneHistoryDeletesOldRowsInBatches},
+	{"SyncAndPruneDryRuns", testSyncAndPruneDryRuns},
 	{"ExpiredLeaseIsClaimedAgain", testExpiredLeaseIsClaimedAgain},
 	{"TwoInstancesDeliverEachOnce", testTwoInstancesDeliverEachOnce},
 	{"StopIsGracefulAndStartTwiceFails", testStopIsGracefulAndStartTwiceFails},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -27,6 +28,9 @@ type SyncOptions struct {
 	// subscriptions are kept, so that listing the event again restores
 	// them; they match nothing meanwhile.
 	Prune bool
+	// DryRun runs the sync in a transaction that is rolled back: the result
+	// says what it would change, and nothing is written.
+	DryRun bool
 }
 
 // SyncResult says what a sync changed; each list holds event codes, sorted
@@ -131,6 +135,9 @@ func (c *Client) SyncEventList(ctx context.Context, events []Event, opts SyncOpt
 	return c.syncEvents(ctx, events, opts)
 }
 
+// errDryRun rolls back the transaction of a dry run.
+var errDryRun = errors.New("webhook: dry run")
+
 func (c *Client) syncEvents(ctx context.Context, events []Event, opts SyncOptions) (*SyncResult, error) {
 	res := &SyncResult{}
 	err := c.transaction(ctx, func(tx *gorm.DB) error {
@@ -192,9 +199,12 @@ func (c *Client) syncEvents(ctx context.Context, events []Event, opts SyncOption
 				}
 			}
 		}
+		if opts.DryRun {
+			return errDryRun
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, err
 	}
 	return res, nil

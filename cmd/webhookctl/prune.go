@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"time"
-
-	"github.com/scopehook/webhook"
 )
 
 func pruneCommand() *command {
@@ -47,13 +45,13 @@ unless it is still in the outbox. Prints the counts deleted; with
 				}
 				cutoff := time.Now().Add(-age)
 				if *dryRun {
-					n, err := pruneCounts(ctx, c, cutoff)
+					n, err := c.CountPrunable(ctx, age)
 					if err != nil {
 						return err
 					}
 					fmt.Fprintf(a.stdout, "dry run: would prune %s and %s older than %s (before %s); nothing deleted\n",
-						plural(n.history, "history row", "history rows"),
-						plural(n.deliveries, "finished delivery", "finished deliveries"), formatAge(age), formatTime(cutoff))
+						plural(n.History, "history row", "history rows"),
+						plural(n.Deliveries, "finished delivery", "finished deliveries"), formatAge(age), formatTime(cutoff))
 					return nil
 				}
 				var deleted struct{ history, deliveries int64 }
@@ -73,27 +71,4 @@ unless it is still in the outbox. Prints the counts deleted; with
 			}
 		},
 	}
-}
-
-// pruneCount is what prune deletes, or would.
-type pruneCount struct{ history, deliveries int64 }
-
-// pruneCounts counts, with read-only queries, the rows that PruneHistory
-// would delete at cutoff: history rows created before it, and finished
-// deliveries (succeeded, failed, cancelled) whose last attempt was before
-// it. The criteria are the library's (retention.go), which has no dry run.
-func pruneCounts(ctx context.Context, c *webhook.Client, cutoff time.Time) (pruneCount, error) {
-	var n pruneCount
-	db := c.DB().WithContext(ctx)
-	cutoff = cutoff.UTC()
-	if err := db.Table("webhook_history").Where("created_at < ?", cutoff).Count(&n.history).Error; err != nil {
-		return n, fmt.Errorf("counting history rows: %w", err)
-	}
-	err := db.Table("webhook_delivery").
-		Where("status IN (?, ?, ?) AND next_attempt_at < ?", webhook.StatusSucceeded, webhook.StatusFailed, webhook.StatusCancelled, cutoff).
-		Count(&n.deliveries).Error
-	if err != nil {
-		return n, fmt.Errorf("counting finished deliveries: %w", err)
-	}
-	return n, nil
 }

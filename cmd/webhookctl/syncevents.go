@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 
 	"github.com/scopehook/webhook"
@@ -72,17 +70,11 @@ func syncEvents(ctx context.Context, a *app, args []string, prune, dryRun bool) 
 		return err
 	}
 	var res *webhook.SyncResult
-	if dryRun {
+	if dryRun || prune {
 		var data []byte
 		data, err = readEventsFile(path)
 		if err == nil {
-			res, err = syncDryRun(ctx, c, path, data, prune)
-		}
-	} else if prune {
-		var data []byte
-		data, err = readEventsFile(path)
-		if err == nil {
-			res, err = c.SyncEventsYAML(ctx, path, data, webhook.SyncOptions{Prune: true})
+			res, err = c.SyncEventsYAML(ctx, path, data, webhook.SyncOptions{Prune: prune, DryRun: dryRun})
 		}
 	} else {
 		res, err = c.SyncEvents(ctx, base, name)
@@ -103,79 +95,6 @@ func syncEvents(ctx context.Context, a *app, args []string, prune, dryRun bool) 
 	}
 	printSyncResult(a.stdout, path, res)
 	return nil
-}
-
-// syncDryRun says what SyncEventsYAML would do with data, without writing:
-// it parses the file as the library does (ParseEvents) and compares it with
-// the stored events, read with a read-only query, as the library's sync
-// compares them (name, description, info as JSON values). The library has
-// no dry run of its own.
-func syncDryRun(ctx context.Context, c *webhook.Client, path string, data []byte, prune bool) (*webhook.SyncResult, error) {
-	if len(data) > webhook.MaxEventsFileBytes {
-		return nil, fmt.Errorf("%w: %s is %d bytes, more than the %d allowed", webhook.ErrInvalidEvents, path, len(data), webhook.MaxEventsFileBytes)
-	}
-	events, err := webhook.ParseEvents(path, data)
-	if err != nil {
-		return nil, err
-	}
-	var rows []struct {
-		Code, Name  string
-		Description *string
-		Info        *string
-	}
-	if err := c.DB().WithContext(ctx).Table("webhook_event").Select("code, name, description, info").Order("code").Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("loading events: %w", err)
-	}
-	type stored struct {
-		name, description string
-		info              any
-		infoOK            bool
-	}
-	byCode := make(map[string]stored, len(rows))
-	for _, r := range rows {
-		st := stored{name: r.Name, infoOK: true}
-		if r.Description != nil {
-			st.description = *r.Description
-		}
-		if r.Info != nil && *r.Info != "" {
-			st.infoOK = json.Unmarshal([]byte(*r.Info), &st.info) == nil
-		}
-		byCode[r.Code] = st
-	}
-	res := &webhook.SyncResult{}
-	listed := make(map[string]bool, len(events))
-	for _, ev := range events {
-		listed[ev.Code] = true
-		old, ok := byCode[ev.Code]
-		if !ok {
-			res.Created = append(res.Created, ev.Code)
-			continue
-		}
-		var info any
-		if ev.Info != nil {
-			b, err := json.Marshal(ev.Info)
-			if err != nil {
-				return nil, fmt.Errorf("%w: event %q: info cannot be encoded as JSON: %v", webhook.ErrInvalidEvents, ev.Code, err)
-			}
-			_ = json.Unmarshal(b, &info)
-		}
-		if old.infoOK && old.name == ev.Name && old.description == ev.Description && reflect.DeepEqual(old.info, info) {
-			res.Unchanged = append(res.Unchanged, ev.Code)
-		} else {
-			res.Updated = append(res.Updated, ev.Code)
-		}
-	}
-	if prune {
-		for _, r := range rows { // by code, as the library sorts them
-			if !listed[r.Code] {
-				res.Removed = append(res.Removed, r.Code)
-			}
-		}
-		if len(res.Removed) > 0 && len(events) == 0 {
-			return nil, fmt.Errorf("%w: refusing to prune: the file lists no event, which would delete all %d (a truncated file?)", webhook.ErrInvalidEvents, len(res.Removed))
-		}
-	}
-	return res, nil
 }
 
 // readEventsFile reads an events file, refusing to read more than the
