@@ -412,14 +412,10 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 	shown, rec := p.shown, p.recReq
 	if len(sig) > 0 {
 		shown = p.shown.Clone()
-		rec.Header = make(map[string]string, len(p.recReq.Header)+len(sig))
-		for k, v := range p.recReq.Header {
-			rec.Header[k] = v
-		}
 		for k, v := range sig {
 			shown[k] = v
-			rec.Header[k] = strings.Join(v, ", ")
 		}
+		rec.Header = flatHeader(shown)
 	}
 	info := &AttemptInfo{
 		EventCode: p.eventCode, WebhookCode: t.row.Code, Scope: Scope{t.row.ScopeType, t.row.ScopeCode},

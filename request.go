@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scopehook/webhook/signature"
 )
 
 // newDeliveryID returns 32 random hex digits, like the Python package's
@@ -33,9 +35,9 @@ type outgoing struct {
 	header   http.Header // the real header, credentials included
 	body     []byte
 	jsonBody bool
-	secrets  []string // credential values to scrub from anything recorded
-	msgID    string   // the delivery id as sent and signed in webhook-id (see headerDeliveryID)
-	signKeys [][]byte // Standard Webhooks keys; empty when unsigned
+	secrets  []string        // credential values to scrub from anything recorded
+	msgID    string          // the delivery id as sent and signed in webhook-id (see headerDeliveryID)
+	signKeys []signature.Key // Standard Webhooks keys; empty when unsigned
 }
 
 // eventPayload is the "event" object of every body.
@@ -120,7 +122,7 @@ func buildRequest(wh *WebhookConfig, event []byte, deliveryID string) (*outgoing
 	o.header = h
 	o.msgID = headerDeliveryID(deliveryID)
 	for _, secret := range wh.SigningSecrets {
-		key, err := signingKey(secret)
+		key, err := signature.ParseSecret(secret)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidWebhook, err)
 		}
@@ -170,7 +172,7 @@ func (o *outgoing) sign(h http.Header, now time.Time) {
 	ts := now.Unix()
 	sigs := make([]string, len(o.signKeys))
 	for i, key := range o.signKeys {
-		sigs[i] = "v1," + base64.StdEncoding.EncodeToString(signRaw(key, o.msgID, ts, o.body))
+		sigs[i] = key.Sign(o.msgID, now, o.body)
 	}
 	h.Set(HeaderWebhookID, o.msgID)
 	h.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))

@@ -2,14 +2,9 @@ package webhook
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/scopehook/webhook/signature"
@@ -90,34 +85,6 @@ type Verifier = signature.Verifier
 // github.com/scopehook/webhook/signature.
 func VerifyMiddleware(v *Verifier) func(http.Handler) http.Handler {
 	return signature.VerifyMiddleware(v)
-}
-
-// signingKey decodes a secret ("whsec_" prefix optional) into its key bytes,
-// for the sender, which signs every attempt with keys decoded once. It
-// accepts and refuses exactly what signature.Sign does, with the same
-// errors (TestSenderSigningMatchesTheSignaturePackage).
-func signingKey(secret string) ([]byte, error) {
-	raw := strings.TrimPrefix(secret, SigningSecretPrefix)
-	key, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: not base64 after %q", ErrInvalidSigningSecret, SigningSecretPrefix)
-	}
-	if len(key) < 24 || len(key) > 64 {
-		return nil, fmt.Errorf("%w: %d bytes, want 24 to 64", ErrInvalidSigningSecret, len(key))
-	}
-	return key, nil
-}
-
-// signRaw is the HMAC-SHA256 of "msgID.ts.body" under key: the bytes whose
-// base64 signature.Sign returns.
-func signRaw(key []byte, msgID string, ts int64, body []byte) []byte {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(msgID))
-	mac.Write([]byte{'.'})
-	mac.Write([]byte(strconv.FormatInt(ts, 10)))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	return mac.Sum(nil)
 }
 
 // RotateSigningSecret makes a fresh signing secret the current one of the

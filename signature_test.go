@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -98,14 +99,14 @@ func TestSenderSigningMatchesTheSignaturePackage(t *testing.T) {
 	for _, secret := range secrets {
 		for _, ts := range []int64{vectorTimestamp, 0, -1, math.MinInt64, math.MaxInt64} {
 			want, wantErr := signature.Sign(secret, vectorMsgID, time.Unix(ts, 0), []byte(vectorPayload))
-			key, err := signingKey(secret)
+			key, err := signature.ParseSecret(secret)
 			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
-				t.Fatalf("secret %q: signingKey error %v, signature.Sign error %v", secret, err, wantErr)
+				t.Fatalf("secret %q: ParseSecret error %v, signature.Sign error %v", secret, err, wantErr)
 			}
 			if err != nil {
 				continue
 			}
-			o := &outgoing{msgID: vectorMsgID, body: []byte(vectorPayload), signKeys: [][]byte{key, key}}
+			o := &outgoing{msgID: vectorMsgID, body: []byte(vectorPayload), signKeys: []signature.Key{key, key}}
 			h := http.Header{}
 			o.sign(h, time.Unix(ts, 0))
 			if got := h.Get(HeaderWebhookSignature); got != want+" "+want {
@@ -128,7 +129,7 @@ func TestNewSigningSecret(t *testing.T) {
 	if a == b || !strings.HasPrefix(a, SigningSecretPrefix) {
 		t.Fatalf("secrets %q %q", a, b)
 	}
-	if key, err := signingKey(a); err != nil || len(key) != 32 {
+	if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(a, SigningSecretPrefix)); err != nil || len(key) != 32 {
 		t.Fatalf("key: %d bytes, %v", len(key), err)
 	}
 	for _, bad := range []string{"whsec_", "whsec_c2hvcnQ=", "whsec_" + strings.Repeat("QUFB", 30), "plain text"} {

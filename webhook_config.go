@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/scopehook/webhook/signature"
 )
 
 // Column sizes of the Python package's tables.
@@ -528,7 +530,7 @@ func (wh *WebhookConfig) validate() string {
 		}
 	}
 	for i, secret := range wh.SigningSecrets {
-		if _, err := signingKey(secret); err != nil {
+		if _, err := signature.ParseSecret(secret); err != nil {
 			return fmt.Sprintf("signing secret %d: %v (NewSigningSecret makes a valid one)", i, err)
 		}
 	}

@@ -106,18 +106,29 @@ func NewSecret() (string, error) {
 	return SecretPrefix + base64.StdEncoding.EncodeToString(b[:]), nil
 }
 
-// signingKey decodes a secret ("whsec_" prefix optional, as receivers
-// commonly store it without) into its key bytes.
-func signingKey(secret string) ([]byte, error) {
+// Key is a decoded signing secret, for a sender that signs many messages
+// under one secret without decoding it each time. The zero Key is not valid.
+type Key struct{ b []byte }
+
+// ParseSecret decodes a signing secret ("whsec_" prefix optional, as
+// receivers commonly store it without) into its Key. It fails with
+// ErrInvalidSecret, wrapped, when secret is malformed.
+func ParseSecret(secret string) (Key, error) {
 	raw := strings.TrimPrefix(secret, SecretPrefix)
 	key, err := base64.StdEncoding.DecodeString(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: not base64 after %q", ErrInvalidSecret, SecretPrefix)
+		return Key{}, fmt.Errorf("%w: not base64 after %q", ErrInvalidSecret, SecretPrefix)
 	}
 	if len(key) < 24 || len(key) > 64 {
-		return nil, fmt.Errorf("%w: %d bytes, want 24 to 64", ErrInvalidSecret, len(key))
+		return Key{}, fmt.Errorf("%w: %d bytes, want 24 to 64", ErrInvalidSecret, len(key))
 	}
-	return key, nil
+	return Key{b: key}, nil
+}
+
+// Sign returns the signature "v1,<base64>" of body sent as message msgID at
+// timestamp (whole seconds) under k.
+func (k Key) Sign(msgID string, timestamp time.Time, body []byte) string {
+	return "v1," + base64.StdEncoding.EncodeToString(signRaw(k.b, msgID, timestamp.Unix(), body))
 }
 
 // Sign returns the Standard Webhooks signature "v1,<base64>" of body sent as
@@ -125,11 +136,11 @@ func signingKey(secret string) ([]byte, error) {
 // optional). It fails with ErrInvalidSecret, wrapped, when secret is
 // malformed.
 func Sign(secret, msgID string, timestamp time.Time, body []byte) (string, error) {
-	key, err := signingKey(secret)
+	key, err := ParseSecret(secret)
 	if err != nil {
 		return "", err
 	}
-	return "v1," + base64.StdEncoding.EncodeToString(signRaw(key, msgID, timestamp.Unix(), body)), nil
+	return key.Sign(msgID, timestamp, body), nil
 }
 
 // signRaw is the HMAC-SHA256 of "msgID.ts.body" under key.
@@ -195,11 +206,11 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	}
 	keys := make([][]byte, 0, len(v.Secrets))
 	for _, s := range v.Secrets {
-		key, err := signingKey(s)
+		key, err := ParseSecret(s)
 		if err != nil {
 			return err
 		}
-		keys = append(keys, key)
+		keys = append(keys, key.b)
 	}
 	matched := 0
 	for _, sig := range strings.Fields(sigs) {

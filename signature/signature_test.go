@@ -199,8 +199,8 @@ func TestNewSecret(t *testing.T) {
 	if a == b || !strings.HasPrefix(a, SecretPrefix) {
 		t.Fatalf("secrets %q %q", a, b)
 	}
-	if key, err := signingKey(a); err != nil || len(key) != 32 {
-		t.Fatalf("key: %d bytes, %v", len(key), err)
+	if key, err := ParseSecret(a); err != nil || len(key.b) != 32 {
+		t.Fatalf("key: %d bytes, %v", len(key.b), err)
 	}
 	for _, bad := range []string{"whsec_", "whsec_c2hvcnQ=", "whsec_" + strings.Repeat("QUFB", 30), "plain text"} {
 		if _, err := Sign(bad, "id", time.Now(), nil); !errors.Is(err, ErrInvalidSecret) {
