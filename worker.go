@@ -72,7 +72,6 @@ type worker struct {
 
 // lane holds the claimed deliveries of one webhook.
 type lane struct {
-	id       int64
 	queue    []*job
 	inFlight int
 	limit    int
@@ -540,7 +539,7 @@ func (w *worker) accept(jobs []*job) {
 		id := j.target.row.ID
 		l := w.lanes[id]
 		if l == nil {
-			l = &lane{id: id}
+			l = &lane{}
 			w.lanes[id] = l
 		}
 		wh := &j.target.wh
