@@ -113,8 +113,10 @@ func testPagingAndCounting(t *testing.T, tdb *testDB) {
 	if err != nil || counts[StatusPending] != 4 || counts[StatusFailed] != 0 {
 		t.Errorf("counts %v, %v", counts, err)
 	}
-	ds, _ := c.Deliveries(ctx, DeliveryQuery{EventCode: "template_update", Limit: 2})
-	rest, _ := c.Deliveries(ctx, DeliveryQuery{EventCode: "template_update", BeforeID: ds[1].ID})
+	// The pending ones: the broadcasts above are deliveries too (see
+	// testDeliveriesListsBroadcasts).
+	ds, _ := c.Deliveries(ctx, DeliveryQuery{EventCode: "template_update", Status: StatusPending, Limit: 2})
+	rest, _ := c.Deliveries(ctx, DeliveryQuery{EventCode: "template_update", Status: StatusPending, Cursor: ds[1].Cursor})
 	if len(ds) != 2 || len(rest) != 1 || rest[0].ID >= ds[1].ID {
 		t.Errorf("delivery pages: %d then %d", len(ds), len(rest))
 	}

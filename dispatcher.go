@@ -289,8 +289,7 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 	}
 	if err != nil {
 		res.Attempts, res.Err = 1, err
-		row := c.notAttemptedRow(t, eventCode, deliveryID, 1, err)
-		return res, c.recordHistory(ctx, &row)
+		return res, c.recordAttempts(ctx, c.notAttempted(t, eventCode, deliveryID, 1, err))
 	}
 	start := time.Now()
 	lim := c.limiter(t.row.ID, t.wh.RateLimit)
@@ -302,7 +301,7 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 				return res, histErr
 			}
 		}
-		ar, row := c.runAttempt(ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
+		ar, o := c.runAttempt(ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
 			if ar.Success || ctx.Err() != nil {
 				return false, 0
 			}
@@ -313,7 +312,7 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 			return true, delay
 		})
 		res.Attempts, res.StatusCode, res.Success, res.Err, res.ResponseBody = attempt, ar.StatusCode, ar.Success, ar.Err, ar.ResponseBody
-		if err := c.recordHistory(ctx, &row); err != nil {
+		if err := c.recordAttempts(ctx, o); err != nil {
 			histErr = errors.Join(histErr, err)
 		}
 		if !ar.WillRetry {
@@ -383,26 +382,26 @@ func (c *Client) prepare(t *target, eventCode string, eventJSON []byte, delivery
 	return p, nil
 }
 
-// notAttemptedRow is the history row of a delivery that failed before its
-// request could be sent (a credential that does not decrypt, a malformed
-// configuration).
-func (c *Client) notAttemptedRow(t *target, eventCode, deliveryID string, attempt int, err error) historyRow {
+// notAttempted is the outcome of a delivery that failed before its request
+// could be sent (a credential that does not decrypt, a malformed
+// configuration, an open circuit): recorded in history, not counted against
+// the endpoint.
+func (c *Client) notAttempted(t *target, eventCode, deliveryID string, attempt int, err error) *attemptOutcome {
 	c.log.Warn("webhook: delivery not attempted", "webhook", t.row.Code, "scope", t.row.ScopeType+"/"+t.row.ScopeCode, "delivery_id", deliveryID, "err", err)
 	msg := err.Error()
-	row := historyRow{
+	o := &attemptOutcome{webhookID: t.row.ID, row: historyRow{
 		WebhookCode: t.row.Code, EventCode: eventCode, DeliveryID: deliveryID,
 		ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
 		CreatedAt: c.now().UTC(), Attempt: attempt, ErrorMessage: &msg,
-		webhookID: t.row.ID,
-	}
-	row.ExtraInfo, _ = marshalJSON(historyExtra{Request: HistoryRequest{URL: redactURL(t.row.Endpoint), Method: t.wh.method()}})
-	return row
+	}}
+	o.row.ExtraInfo, _ = marshalJSON(historyExtra{Request: HistoryRequest{URL: redactURL(t.row.Endpoint), Method: t.wh.method()}})
+	return o
 }
 
 // runAttempt sends attempt number attempt of a prepared delivery, lets
 // decide whether and when another follows, calls the attempt hooks, logs,
-// and returns the outcome with its history row (not yet recorded).
-func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decide func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration)) (*AttemptResult, historyRow) {
+// and returns the result and the outcome (not yet recorded).
+func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decide func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration)) (*AttemptResult, *attemptOutcome) {
 	t := p.t
 	// The signature headers of this attempt (a fresh timestamp each time)
 	// are shown to hooks and kept in history like the others, so that a
@@ -428,15 +427,18 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 	ar, retryAfter, resp := c.attempt(ctx, p.client, p.out, p.timeout, p.scrub, sig)
 	ar.WillRetry, ar.RetryIn = decide(ar, retryAfter)
 
-	row := historyRow{
-		WebhookCode: t.row.Code, EventCode: p.eventCode, DeliveryID: p.deliveryID,
-		ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
-		CreatedAt: c.now().UTC(), Success: ar.Success, Attempt: attempt, webhookID: t.row.ID,
-		endpointDown: endpointDown(ar), probe: p.probe,
+	o := &attemptOutcome{
+		webhookID: t.row.ID, sent: true, duration: ar.Duration, endpointDown: endpointDown(ar), probe: p.probe,
+		row: historyRow{
+			WebhookCode: t.row.Code, EventCode: p.eventCode, DeliveryID: p.deliveryID,
+			ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
+			CreatedAt: c.now().UTC(), Success: ar.Success, Attempt: attempt,
+		},
 	}
 	if ar.StatusCode == http.StatusTooManyRequests || ar.StatusCode == http.StatusServiceUnavailable {
-		row.pauseFor = retryAfter
+		o.pauseFor = retryAfter
 	}
+	row := &o.row
 	us := ar.Duration.Microseconds()
 	row.DurationUS = &us
 	if ar.StatusCode != 0 {
@@ -459,7 +461,7 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 	lvl("webhook: delivery attempt", "event", p.eventCode, "webhook", t.row.Code, "scope", t.row.ScopeType+"/"+t.row.ScopeCode,
 		"delivery_id", p.deliveryID, "attempt", attempt, "status", ar.StatusCode, "success", ar.Success,
 		"duration", ar.Duration, "err", ar.Err, "retry_in", ar.RetryIn)
-	return ar, row
+	return ar, o
 }
 
 // attempt sends one request, with the signature headers sig, and reads the

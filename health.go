@@ -47,27 +47,28 @@ type webhookHealth struct {
 	lastErr string
 }
 
-// trackHealth records what the attempts of rows (just written to history)
-// say about their webhooks: the consecutive failure count and failing-since
+// trackHealth records what outcomes (their history rows just written) say
+// about their webhooks: the consecutive failure count and failing-since
 // time (reset by any success), the circuit breaker (see circuit.go), and
-// auto-disabling past the configured limits. Rows of attempts that never
-// reached the network do not count. It runs in the caller's transaction.
-func (c *Client) trackHealth(ctx context.Context, pool gorm.ConnPool, rows []*historyRow) (healthEvents, error) {
+// auto-disabling past the configured limits. Attempts that never reached
+// the network do not count. It runs in the caller's transaction.
+func (c *Client) trackHealth(ctx context.Context, pool gorm.ConnPool, outcomes []*attemptOutcome) (healthEvents, error) {
 	var ev healthEvents
 	if !supportsReturning(c.db) {
 		return ev, nil
 	}
 	var order []int64
 	states := map[int64]*webhookHealth{}
-	for _, r := range rows {
-		if r.DurationUS == nil || r.webhookID == 0 {
+	for _, o := range outcomes {
+		if !o.sent || o.webhookID == 0 {
 			continue
 		}
-		s := states[r.webhookID]
+		r := &o.row
+		s := states[o.webhookID]
 		if s == nil {
-			s = &webhookHealth{id: r.webhookID, key: webhookKey{r.ScopeType, r.ScopeCode, r.WebhookCode}}
-			states[r.webhookID] = s
-			order = append(order, r.webhookID)
+			s = &webhookHealth{id: o.webhookID, key: webhookKey{r.ScopeType, r.ScopeCode, r.WebhookCode}}
+			states[o.webhookID] = s
+			order = append(order, o.webhookID)
 		}
 		if r.Success {
 			s.reset, s.fails, s.firstFail = true, 0, time.Time{}
@@ -80,14 +81,14 @@ func (c *Client) trackHealth(ctx context.Context, pool gorm.ConnPool, rows []*hi
 				s.lastErr = *r.ErrorMessage
 			}
 		}
-		if r.endpointDown {
+		if o.endpointDown {
 			s.down++
 		} else {
 			s.up, s.down = true, 0
 		}
-		s.probed = s.probed || r.probe
-		if r.pauseFor > 0 {
-			if until := r.CreatedAt.Add(min(r.pauseFor, MaxRetryAfter)); until.After(s.pause) {
+		s.probed = s.probed || o.probe
+		if o.pauseFor > 0 {
+			if until := r.CreatedAt.Add(min(o.pauseFor, MaxRetryAfter)); until.After(s.pause) {
 				s.pause = until
 			}
 		}

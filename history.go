@@ -30,6 +30,9 @@ type History struct {
 	StatusCode int `json:"status_code"`
 	// Attempt is 1 for the first request of a delivery.
 	Attempt int `json:"attempt"`
+	// Queued reports whether the delivery went through the outbox
+	// (Enqueue); false for Broadcast's and the Python package's.
+	Queued bool `json:"queued"`
 	// Duration of the attempt; encoded in JSON as duration_us, microseconds.
 	Duration time.Duration `json:"-"`
 	// Error says why the attempt failed; empty on success.
@@ -125,12 +128,7 @@ func (c *Client) History(ctx context.Context, q HistoryQuery) ([]History, error)
 	if q.StatusCode != 0 {
 		db = db.Where("status_code = ?", q.StatusCode)
 	}
-	if !q.Since.IsZero() {
-		db = db.Where("created_at >= ?", q.Since.UTC())
-	}
-	if !q.Until.IsZero() {
-		db = db.Where("created_at < ?", q.Until.UTC())
-	}
+	db = createdBetween(db, q.Since, q.Until)
 	if q.BeforeID > 0 {
 		db = db.Where("id < ?", q.BeforeID)
 	}
@@ -157,7 +155,7 @@ func (r *historyRow) history() History {
 	h := History{
 		ID: r.ID, DeliveryID: r.DeliveryID, WebhookCode: r.WebhookCode, EventCode: r.EventCode,
 		ScopeType: r.ScopeType, ScopeCode: r.ScopeCode, CreatedAt: r.CreatedAt, Success: r.Success,
-		Attempt: max(r.Attempt, 1),
+		Attempt: max(r.Attempt, 1), Queued: r.Queued,
 	}
 	switch raw := bytes.TrimSpace(r.ExtraInfo); {
 	case len(raw) == 0:
@@ -201,9 +199,9 @@ func (r *historyRow) history() History {
 }
 
 // historyColumns are the columns the library writes, in insertHistory's order.
-const historyColumns = "webhook_code, event_code, created_at, success, status_code, delivery_id, scope_type, scope_code, extra_info, attempt, duration_us, error_message"
+const historyColumns = "webhook_code, event_code, created_at, success, status_code, delivery_id, scope_type, scope_code, extra_info, attempt, duration_us, error_message, queued"
 
-// historyBatchRows bounds the rows of one INSERT statement (12 parameters
+// historyBatchRows bounds the rows of one INSERT statement (13 parameters
 // each, well under every database's limit).
 const historyBatchRows = 400
 
@@ -219,16 +217,18 @@ type historyCommitter struct {
 }
 
 type historyBatch struct {
-	rows []*historyRow
-	done chan struct{} // closed when written
-	lead chan struct{} // receives one token: that waiter writes the batch
-	err  error
+	outcomes []*attemptOutcome
+	done     chan struct{} // closed when written
+	lead     chan struct{} // receives one token: that waiter writes the batch
+	err      error
 }
 
-// recordHistory writes rows and returns once they are committed. It ignores
-// the cancellation of ctx: what was sent is recorded even if the caller
-// gave up.
-func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
+// recordAttempts records the outcomes of Broadcast's attempts in two steps
+// under one write turn: their history rows, then what they say about their
+// webhooks (trackHealth: failure counts, circuit breaker, auto-disable). It
+// returns once the rows are committed, whatever happened to ctx: what was
+// sent is recorded even if the caller gave up.
+func (c *Client) recordAttempts(ctx context.Context, outcomes ...*attemptOutcome) error {
 	g := &c.history
 	g.mu.Lock()
 	b := g.next
@@ -236,7 +236,7 @@ func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
 		b = &historyBatch{done: make(chan struct{}), lead: make(chan struct{}, 1)}
 		g.next = b
 	}
-	b.rows = append(b.rows, rows...)
+	b.outcomes = append(b.outcomes, outcomes...)
 	if g.busy {
 		g.mu.Unlock()
 		select {
@@ -251,11 +251,12 @@ func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
 	}
 	// This caller writes batch b.
 	unlock := c.lockWrites()
-	b.err = c.insertHistory(context.WithoutCancel(ctx), b.rows)
+	ctx = context.WithoutCancel(ctx)
+	b.err = c.insertHistory(ctx, historyRows(b.outcomes))
 	var ev healthEvents
 	if b.err == nil {
 		var err error
-		ev, err = c.trackHealth(context.WithoutCancel(ctx), c.db.Statement.ConnPool, b.rows)
+		ev, err = c.trackHealth(ctx, c.db.Statement.ConnPool, b.outcomes)
 		if err != nil {
 			c.log.Error("webhook: tracking webhook failures failed", "err", err)
 		}
@@ -272,7 +273,7 @@ func (c *Client) recordHistory(ctx context.Context, rows ...*historyRow) error {
 	}
 	g.mu.Unlock()
 	if b.err != nil {
-		c.log.Error("webhook: recording history failed", "rows", len(b.rows), "err", b.err)
+		c.log.Error("webhook: recording history failed", "rows", len(b.outcomes), "err", b.err)
 	}
 	return b.err
 }
@@ -293,18 +294,18 @@ func (c *Client) insertHistoryOn(ctx context.Context, pool gorm.ConnPool, rows [
 		var sb strings.Builder
 		sb.Grow(64 + n*28)
 		sb.WriteString("INSERT INTO webhook_history (" + historyColumns + ") VALUES ")
-		args := make([]any, 0, n*12)
+		args := make([]any, 0, n*13)
 		for i, r := range rows[:n] {
 			if i > 0 {
 				sb.WriteByte(',')
 			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
 			var extra any
 			if len(r.ExtraInfo) > 0 {
 				extra = string(r.ExtraInfo)
 			}
 			args = append(args, r.WebhookCode, r.EventCode, r.CreatedAt, r.Success, r.StatusCode, r.DeliveryID,
-				r.ScopeType, r.ScopeCode, extra, max(r.Attempt, 1), r.DurationUS, r.ErrorMessage)
+				r.ScopeType, r.ScopeCode, extra, max(r.Attempt, 1), r.DurationUS, r.ErrorMessage, r.Queued)
 		}
 		if _, err := pool.ExecContext(ctx, c.ph.rebind(sb.String()), args...); err != nil {
 			return fmt.Errorf("webhook: recording %d history row(s): %w", n, err)

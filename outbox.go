@@ -35,7 +35,7 @@ const (
 // deliveryRow is one delivery of the outbox: an event snapshot bound for one
 // webhook, identified by its scope and code.
 type deliveryRow struct {
-	ID             int64      `gorm:"column:id;primaryKey;autoIncrement;index:webhook_delivery_order,priority:5"`
+	ID             int64      `gorm:"column:id;primaryKey;autoIncrement;index:webhook_delivery_order,priority:5;index:webhook_delivery_created,priority:2"`
 	DeliveryID     string     `gorm:"column:delivery_id;type:varchar(64);not null;index:webhook_delivery_delivery_id"`
 	EventCode      string     `gorm:"column:event_code;type:varchar(255);not null"`
 	ScopeType      string     `gorm:"column:scope_type;type:varchar(64);not null;index:webhook_delivery_queue,priority:1;index:webhook_delivery_order,priority:1"`
@@ -49,32 +49,11 @@ type deliveryRow struct {
 	LeaseUntil     *time.Time `gorm:"column:lease_until"`
 	LastStatusCode *int       `gorm:"column:last_status_code;type:integer"`
 	LastError      *string    `gorm:"column:last_error;type:text"`
-	CreatedAt      time.Time  `gorm:"column:created_at;not null;autoCreateTime:false"`
+	CreatedAt      time.Time  `gorm:"column:created_at;not null;autoCreateTime:false;index:webhook_delivery_created,priority:1"`
 	FinishedAt     *time.Time `gorm:"column:finished_at"`
 }
 
 func (deliveryRow) TableName() string { return "webhook_delivery" }
-
-// Delivery is a row of the outbox as Deliveries returns it.
-type Delivery struct {
-	ID          int64  `json:"id"`
-	DeliveryID  string `json:"delivery_id"`
-	EventCode   string `json:"event_code"`
-	ScopeType   string `json:"scope_type"`
-	ScopeCode   string `json:"scope_code"`
-	WebhookCode string `json:"webhook_code"`
-	// Status is StatusPending, StatusSucceeded, StatusFailed or
-	// StatusCancelled.
-	Status        string    `json:"status"`
-	Attempts      int       `json:"attempts"`
-	NextAttemptAt time.Time `json:"next_attempt_at"`
-	// Leased reports whether a worker holds the delivery at the moment.
-	Leased         bool       `json:"leased"`
-	LastStatusCode int        `json:"last_status_code,omitempty"`
-	LastError      string     `json:"last_error,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	FinishedAt     *time.Time `json:"finished_at,omitempty"`
-}
 
 // Enqueue resolves the webhooks that subscribe to the event in the scopes,
 // as Broadcast does, and persists one delivery per webhook in the outbox; it
@@ -312,54 +291,6 @@ func (c *Client) RedeliverFailed(ctx context.Context, f RedeliverFilter) (int64,
 		c.wakeWorker()
 	}
 	return total, nil
-}
-
-// DeliveryQuery filters Deliveries. Zero fields do not filter.
-type DeliveryQuery struct {
-	DeliveryID  string
-	ScopeType   string
-	ScopeCode   string
-	WebhookCode string
-	EventCode   string
-	Status      string
-	// BeforeID returns only rows with a smaller id (keyset pagination).
-	BeforeID int64
-	// Limit defaults to DefaultHistoryLimit, at most MaxHistoryLimit.
-	Limit int
-}
-
-// Deliveries lists outbox rows, newest first.
-func (c *Client) Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultHistoryLimit
-	}
-	db := whereEqual(c.dbCtx(ctx).Model(&deliveryRow{}),
-		eq{"delivery_id", q.DeliveryID}, eq{"scope_type", q.ScopeType}, eq{"scope_code", q.ScopeCode},
-		eq{"webhook_code", q.WebhookCode}, eq{"event_code", q.EventCode}, eq{"status", q.Status})
-	if q.BeforeID > 0 {
-		db = db.Where("id < ?", q.BeforeID)
-	}
-	var rows []deliveryRow
-	if err := db.Order("id DESC").Limit(min(limit, MaxHistoryLimit)).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("webhook: loading deliveries: %w", err)
-	}
-	out := make([]Delivery, len(rows))
-	for i, r := range rows {
-		d := Delivery{
-			ID: r.ID, DeliveryID: r.DeliveryID, EventCode: r.EventCode, ScopeType: r.ScopeType, ScopeCode: r.ScopeCode,
-			WebhookCode: r.WebhookCode, Status: r.Status, Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt,
-			Leased: r.LeaseOwner != nil, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt,
-		}
-		if r.LastStatusCode != nil {
-			d.LastStatusCode = *r.LastStatusCode
-		}
-		if r.LastError != nil {
-			d.LastError = *r.LastError
-		}
-		out[i] = d
-	}
-	return out, nil
 }
 
 // CountDeliveries returns the number of outbox deliveries per status.

@@ -124,12 +124,9 @@ type historyRow struct {
 	Attempt      int     `gorm:"column:attempt;type:integer;not null;default:1"`
 	DurationUS   *int64  `gorm:"column:duration_us"`
 	ErrorMessage *string `gorm:"column:error_message;type:text"`
-
-	webhookID int64 `gorm:"-"` // the webhook's row, for failure tracking; not stored
-	// How the attempt bears on the circuit breaker; not stored.
-	endpointDown bool          // a network failure, a timeout, 5xx or 429
-	pauseFor     time.Duration // a 429 or 503 asked for this pause (Retry-After)
-	probe        bool          // the attempt probed an open circuit
+	// Queued marks the attempts of a delivery of the outbox (Enqueue); the
+	// Python package's rows and Broadcast's have false.
+	Queued bool `gorm:"column:queued;not null;default:false"`
 }
 
 func (historyRow) TableName() string { return "webhook_history" }
@@ -143,6 +140,7 @@ var addedColumns = []struct {
 	{&historyRow{}, "Attempt"},
 	{&historyRow{}, "DurationUS"},
 	{&historyRow{}, "ErrorMessage"},
+	{&historyRow{}, "Queued"},
 	{&webhookRow{}, "ConsecutiveFailures"},
 	{&webhookRow{}, "FailingSince"},
 	{&webhookRow{}, "DisabledReason"},
@@ -256,6 +254,14 @@ func migrate(db *gorm.DB) error {
 			q := fmt.Sprintf("CREATE INDEX %s ON %s (%s)", ci.name(dialect), table, strings.Join(ci.columns, ", "))
 			if err := db.Exec(q).Error; err != nil {
 				return fmt.Errorf("webhook: migrate: creating index %s: %w", ci.name(dialect), err)
+			}
+		}
+		if table == "webhook_history" {
+			// The first attempts of the deliveries that were not queued, for
+			// Deliveries: a partial index, small and cheap to keep.
+			q := "CREATE INDEX IF NOT EXISTS webhook_history_sent ON webhook_history (created_at, id) WHERE " + sentFirstAttempts
+			if err := db.Exec(q).Error; err != nil {
+				return fmt.Errorf("webhook: migrate: creating index webhook_history_sent: %w", err)
 			}
 		}
 		if table == "webhook_delivery" && have != nil && have["scope_type,scope_code,webhook_code,status"] == "webhook_delivery_webhook" {

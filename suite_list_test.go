@@ -75,6 +75,7 @@ var suite = []suiteTest{
 	{"NoSecretLeavesTheVault", testNoSecretLeavesTheVault},
 	{"MaxPayloadBytes", testMaxPayloadBytes},
 	{"OperatorAPI", testOperatorAPI},
+	{"DeliveriesListsBroadcasts", testDeliveriesListsBroadcasts},
 	{"PagingAndCounting", testPagingAndCounting},
 	{"HangingEndpointDoesNotStallOthers", testHangingEndpointDoesNotStallOthers},
 	{"BacklogOfOneWebhookDoesNotDelayAnother", testBacklogOfOneWebhookDoesNotDelayAnother},

@@ -101,10 +101,10 @@ const (
 type jobResult struct {
 	job     *job
 	outcome outcome
-	next    time.Time   // outcomeRetry
-	status  int         // last status code, 0 for none
-	errText string      // last error
-	hist    *historyRow // nil when nothing was attempted
+	next    time.Time       // outcomeRetry
+	status  int             // last status code, 0 for none
+	errText string          // last error
+	attempt *attemptOutcome // nil when nothing was attempted
 }
 
 // Start starts the delivery workers of the durable path: they send what
@@ -507,13 +507,13 @@ func (w *worker) received(r *jobResult) {
 	id := r.job.target.row.ID
 	if l := w.lanes[id]; l != nil {
 		l.inFlight--
-		if r.outcome == outcomeSucceeded && r.hist != nil && r.hist.DurationUS != nil && *r.hist.DurationUS < quickAnswer.Microseconds() {
+		if r.outcome == outcomeSucceeded && r.attempt != nil && r.attempt.sent && r.attempt.duration < quickAnswer {
 			l.quick++
 		} else {
 			l.quick = 0
 		}
 	}
-	if r.hist != nil && r.hist.pauseFor > 0 {
+	if r.attempt != nil && r.attempt.pauseFor > 0 {
 		w.giveBackLane(id) // the endpoint asked for a pause: send it nothing more
 	}
 }
@@ -1085,8 +1085,8 @@ func (w *worker) send(j *job) (res *jobResult) {
 	attempt := j.row.Attempts + 1
 	p, err := c.prepare(j.target, j.row.EventCode, j.row.Payload, j.row.DeliveryID)
 	if err != nil {
-		row := c.notAttemptedRow(j.target, j.row.EventCode, j.row.DeliveryID, attempt, err)
-		res.hist, res.errText = &row, err.Error()
+		res.attempt, res.errText = c.notAttempted(j.target, j.row.EventCode, j.row.DeliveryID, attempt, err), err.Error()
+		res.attempt.row.Queued = true
 		retry, delay := c.cfg.RetryPolicy(attempt, &j.target.wh, &AttemptResult{Err: err}, 0)
 		res.outcome = outcomeFailed
 		if retry {
@@ -1095,7 +1095,7 @@ func (w *worker) send(j *job) (res *jobResult) {
 		return res
 	}
 	p.probe = j.probe
-	ar, row := c.runAttempt(w.ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
+	ar, o := c.runAttempt(w.ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
 		if ar.Success {
 			return false, 0
 		}
@@ -1105,7 +1105,8 @@ func (w *worker) send(j *job) (res *jobResult) {
 		res.outcome = outcomeAborted // the worker is stopping: not the endpoint's fault
 		return res
 	}
-	res.hist, res.status = &row, ar.StatusCode
+	o.row.Queued = true
+	res.attempt, res.status = o, ar.StatusCode
 	switch {
 	case ar.Success:
 		res.outcome = outcomeSucceeded
@@ -1131,21 +1132,21 @@ func (w *worker) writeOutcomes(ctx context.Context, pool gorm.ConnPool, batch []
 		return err
 	}
 	now := c.now().UTC()
-	var hist []*historyRow
+	var recorded []*attemptOutcome
 	succeeded := map[int][]any{} // status code → ids
 	var cancelled, aborted []any
 	for _, r := range batch {
-		if r.hist != nil {
+		if r.attempt != nil {
 			if w.rewrite {
-				dup, err := c.historyRecorded(ctx, pool, r.hist, r.job.claimedAt)
+				dup, err := c.historyRecorded(ctx, pool, &r.attempt.row, r.job.claimedAt)
 				if err != nil {
 					return healthEvents{}, err
 				}
 				if !dup {
-					hist = append(hist, r.hist)
+					recorded = append(recorded, r.attempt)
 				}
 			} else {
-				hist = append(hist, r.hist)
+				recorded = append(recorded, r.attempt)
 			}
 		}
 		id := r.job.row.ID
@@ -1166,11 +1167,11 @@ func (w *worker) writeOutcomes(ctx context.Context, pool gorm.ConnPool, batch []
 		case outcomeRetry:
 			err = exec(`UPDATE webhook_delivery SET attempts = attempts + ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL,
 					last_status_code = ?, last_error = ? WHERE id = ?`+guard,
-				append([]any{boolInt(r.hist != nil), r.next, nullInt(r.status), r.errText, id}, guardArgs...)...)
+				append([]any{boolInt(r.attempt != nil), r.next, nullInt(r.status), r.errText, id}, guardArgs...)...)
 		case outcomeFailed:
 			err = exec(`UPDATE webhook_delivery SET status = ?, attempts = attempts + ?, lease_owner = NULL, lease_until = NULL,
 					last_status_code = ?, last_error = ?, finished_at = ?, next_attempt_at = ? WHERE id = ?`+guard,
-				append([]any{StatusFailed, boolInt(r.hist != nil), nullInt(r.status), r.errText, now, now, id}, guardArgs...)...)
+				append([]any{StatusFailed, boolInt(r.attempt != nil), nullInt(r.status), r.errText, now, now, id}, guardArgs...)...)
 		case outcomeCancelled:
 			cancelled = append(cancelled, id)
 		case outcomeAborted:
@@ -1180,7 +1181,8 @@ func (w *worker) writeOutcomes(ctx context.Context, pool gorm.ConnPool, batch []
 			return healthEvents{}, fmt.Errorf("webhook: recording the outcome of delivery %s: %w", r.job.row.DeliveryID, err)
 		}
 	}
-	if err := c.insertHistoryOn(ctx, pool, hist); err != nil {
+	// The history rows first, then what they say about their webhooks.
+	if err := c.insertHistoryOn(ctx, pool, historyRows(recorded)); err != nil {
 		return healthEvents{}, err
 	}
 	for status, ids := range succeeded {
@@ -1205,7 +1207,7 @@ func (w *worker) writeOutcomes(ctx context.Context, pool gorm.ConnPool, batch []
 			return healthEvents{}, fmt.Errorf("webhook: releasing deliveries: %w", err)
 		}
 	}
-	return c.trackHealth(ctx, pool, hist)
+	return c.trackHealth(ctx, pool, recorded)
 }
 
 // historyRecorded reports whether the history row of an attempt made after

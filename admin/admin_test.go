@@ -310,7 +310,7 @@ func TestCSRF(t *testing.T) {
 	if !enabled() {
 		t.Fatal("a refused POST disabled the webhook")
 	}
-	if ds, err := c.Deliveries(ctx, webhook.DeliveryQuery{}); err != nil || len(ds) != 0 {
+	if ds, err := c.Deliveries(ctx, webhook.DeliveryQuery{QueuedOnly: true}); err != nil || len(ds) != 0 {
 		t.Fatalf("a refused POST redelivered: %v %v", ds, err)
 	}
 	// GET never changes anything, even with a token.

@@ -515,20 +515,24 @@ func (h *handler) outbox(w http.ResponseWriter, r *http.Request) {
 		h.badRequest(w, r, "status must be one of "+strings.Join(d.Statuses, ", ")+".")
 		return
 	}
-	before, err := rowID(q, "before")
+	before, err := field(q, "cursor")
 	if err != nil {
 		h.badRequest(w, r, err.Error())
 		return
 	}
 	st, sc := parseScope(d.Scope)
 	d.PageSize = h.pageSize
-	d.Paged = before > 0
+	d.Paged = before != ""
 	d.ResetLink = h.u("/outbox")
 	// One row more than a page tells whether there is an older page.
 	rows, err := h.client.Deliveries(r.Context(), webhook.DeliveryQuery{
 		DeliveryID: d.Delivery, ScopeType: st, ScopeCode: sc, WebhookCode: d.Webhook, EventCode: d.Event, Status: d.Status,
-		BeforeID: before, Limit: h.pageSize + 1,
+		QueuedOnly: true, Cursor: before, Limit: h.pageSize + 1,
 	})
+	if errors.Is(err, webhook.ErrInvalidArgument) {
+		h.badRequest(w, r, "this page link is not valid any more: start from the newest deliveries.")
+		return
+	}
 	if err != nil {
 		h.fail(w, r, "load the outbox", err)
 		return
@@ -536,7 +540,7 @@ func (h *handler) outbox(w http.ResponseWriter, r *http.Request) {
 	if len(rows) > h.pageSize {
 		rows = rows[:h.pageSize]
 		v := d.values()
-		v.Set("before", strconv.FormatInt(rows[len(rows)-1].ID, 10))
+		v.Set("cursor", rows[len(rows)-1].Cursor)
 		d.Older = h.link("/outbox", v)
 	}
 	if d.Paged {
