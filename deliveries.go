@@ -76,14 +76,10 @@ type DeliveryQuery struct {
 // time), one page at a time. An invalid Cursor or Status is
 // ErrInvalidArgument.
 func (c *Client) Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error) {
-	if q.Limit < 0 {
-		return nil, fmt.Errorf("%w: deliveries limit is negative", ErrInvalidArgument)
+	limit, err := pageLimit("deliveries", q.Limit)
+	if err != nil {
+		return nil, err
 	}
-	limit := q.Limit
-	if limit == 0 {
-		limit = DefaultHistoryLimit
-	}
-	limit = min(limit, MaxHistoryLimit)
 	switch q.Status {
 	case "", StatusPending, StatusSucceeded, StatusFailed, StatusCancelled:
 	default:
@@ -177,14 +173,14 @@ func parseDeliveryCursor(s string) (deliveryCursor, error) {
 
 // after returns the condition selecting the rows of one kind (queued or
 // not) that come after cur in the listing, with its arguments.
-func (cur *deliveryCursor) after(queued bool) (string, []any) {
+func (dc *deliveryCursor) after(queued bool) (string, []any) {
 	switch {
-	case cur.queued == queued:
-		return "(created_at < ? OR (created_at = ? AND id < ?))", []any{cur.at, cur.at, cur.id}
-	case cur.queued: // rows not queued follow the queued ones of the same instant
-		return "created_at <= ?", []any{cur.at}
+	case dc.queued == queued:
+		return "(created_at < ? OR (created_at = ? AND id < ?))", []any{dc.at, dc.at, dc.id}
+	case dc.queued: // rows not queued follow the queued ones of the same instant
+		return "created_at <= ?", []any{dc.at}
 	default:
-		return "created_at < ?", []any{cur.at}
+		return "created_at < ?", []any{dc.at}
 	}
 }
 

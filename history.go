@@ -111,14 +111,10 @@ type HistoryQuery struct {
 
 // History returns recorded attempts, newest first.
 func (c *Client) History(ctx context.Context, q HistoryQuery) ([]History, error) {
-	if q.Limit < 0 {
-		return nil, fmt.Errorf("%w: history limit is negative", ErrInvalidArgument)
+	limit, err := pageLimit("history", q.Limit)
+	if err != nil {
+		return nil, err
 	}
-	limit := q.Limit
-	if limit == 0 {
-		limit = DefaultHistoryLimit
-	}
-	limit = min(limit, MaxHistoryLimit)
 	db := whereEqual(c.dbCtx(ctx).Model(&historyRow{}),
 		eq{"delivery_id", q.DeliveryID}, eq{"webhook_code", q.WebhookCode}, eq{"event_code", q.EventCode},
 		eq{"scope_type", q.ScopeType}, eq{"scope_code", q.ScopeCode})
@@ -149,6 +145,18 @@ func (c *Client) History(ctx context.Context, q HistoryQuery) ([]History, error)
 		out[i] = rows[i].history()
 	}
 	return out, nil
+}
+
+// pageLimit is the number of rows a list call reads for a requested limit:
+// zero means DefaultHistoryLimit, at most MaxHistoryLimit.
+func pageLimit(what string, n int) (int, error) {
+	if n < 0 {
+		return 0, fmt.Errorf("%w: %s limit %d is negative: pass 0 for the default (%d) or up to %d", ErrInvalidArgument, what, n, DefaultHistoryLimit, MaxHistoryLimit)
+	}
+	if n == 0 {
+		return DefaultHistoryLimit, nil
+	}
+	return min(n, MaxHistoryLimit), nil
 }
 
 func (r *historyRow) history() History {
