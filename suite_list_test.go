@@ -85,4 +85,5 @@ var suite = []suiteTest{
 	{"RateLimitSpacesRequests", testRateLimitSpacesRequests},
 	{"SuccessAfterRetryResetsHealth", testSuccessAfterRetryResetsHealth},
 	{"InstancesAndStartOnABadDatabase", testInstancesAndStartOnABadDatabase},
+	{"StoredSettingsAgreeWithSending", testStoredSettingsAgreeWithSending},
 }
