@@ -12,30 +12,52 @@ import (
 // built on. None of it returns a credential.
 
 // WebhookInfo describes a webhook without its credentials: whether each is
-// set, never its value.
+// set, never its value. Its settings are those the library sends with: a
+// stored value the library reads differently from how it is written (an
+// empty method, a retry count above 20) shows as it is used.
 type WebhookInfo struct {
-	ID          int64  `json:"id"`
-	Scope       Scope  `json:"scope"`
-	Code        string `json:"code"`
-	Name        string `json:"name"`
-	Endpoint    string `json:"endpoint"`
-	Method      string `json:"method"`
+	// ID is the webhook's row id in webhook_webhook.
+	ID int64 `json:"id"`
+	// Scope is the scope the webhook belongs to.
+	Scope Scope `json:"scope"`
+	// Code identifies the webhook within its scope.
+	Code string `json:"code"`
+	// Name is the webhook's human-readable name.
+	Name string `json:"name"`
+	// Endpoint is the URL requests go to, any password in it redacted.
+	Endpoint string `json:"endpoint"`
+	// Method is the HTTP method requests are sent with, upper case; "POST"
+	// for a row whose method column is empty.
+	Method string `json:"method"`
+	// ContentType is the request's Content-Type; empty means
+	// "application/json".
 	ContentType string `json:"content_type,omitempty"`
-	Enabled     bool   `json:"enabled"`
+	// Enabled is false for a webhook disabled by hand or after failures.
+	Enabled bool `json:"enabled"`
 	// AuthType is "bearer", "basic" or "" (none).
-	AuthType    string `json:"auth_type,omitempty"`
-	HasToken    bool   `json:"has_token"`
-	HasPassword bool   `json:"has_password"`
+	AuthType string `json:"auth_type,omitempty"`
+	// HasToken and HasPassword tell whether a bearer token and a basic-auth
+	// password are stored.
+	HasToken    bool `json:"has_token"`
+	HasPassword bool `json:"has_password"`
 	// HeaderKeys are the names of the custom headers (values are secret).
 	HeaderKeys []string `json:"header_keys,omitempty"`
 	// SigningSecrets is how many signing secrets are active.
-	SigningSecrets      int           `json:"signing_secrets"`
-	Timeout             time.Duration `json:"timeout"`
-	RetryTimes          int           `json:"retry_times"`
-	InsecureSkipVerify  bool          `json:"insecure_skip_verify"`
-	ConsecutiveFailures int           `json:"consecutive_failures"`
-	FailingSince        *time.Time    `json:"failing_since,omitempty"`
-	DisabledReason      string        `json:"disabled_reason,omitempty"`
+	SigningSecrets int `json:"signing_secrets"`
+	// Timeout is the webhook's own request timeout; zero means
+	// Config.Timeout.
+	Timeout time.Duration `json:"timeout"`
+	// RetryTimes is the webhook's retry count as the sending path reads it
+	// (WebhookConfig.RetryTimes): at most 20. With zero,
+	// DefaultRetryPolicy follows DefaultRetrySchedule instead.
+	RetryTimes int `json:"retry_times"`
+	// InsecureSkipVerify is set when TLS certificates are not verified.
+	InsecureSkipVerify bool `json:"insecure_skip_verify"`
+	// ConsecutiveFailures, FailingSince and DisabledReason are the
+	// webhook's failure tracking (Config.DisableAfterFailures).
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	FailingSince        *time.Time `json:"failing_since,omitempty"`
+	DisabledReason      string     `json:"disabled_reason,omitempty"`
 	// Circuit is the webhook's circuit breaker.
 	Circuit Circuit `json:"circuit"`
 	// Delivery controls: ordering, rate limit (requests per second per
@@ -49,7 +71,9 @@ type WebhookInfo struct {
 
 // WebhookQuery filters Webhooks. Zero fields do not filter.
 type WebhookQuery struct {
+	// ScopeType keeps the webhooks of scopes of this type.
 	ScopeType string
+	// ScopeCode keeps the webhooks of scopes with this code.
 	ScopeCode string
 }
 
@@ -69,52 +93,48 @@ func (c *Client) Webhooks(ctx context.Context, q WebhookQuery) ([]WebhookInfo, e
 	}
 	now := c.now()
 	out := make([]WebhookInfo, len(rows))
-	for i, r := range rows {
-		info := WebhookInfo{
-			ID: r.ID, Scope: Scope{r.ScopeType, r.ScopeCode}, Code: r.Code, Name: r.Name,
-			Endpoint: redactURL(r.Endpoint), Method: strings.ToUpper(r.Method), Enabled: r.EnableWebhook,
-			ConsecutiveFailures: r.ConsecutiveFailures, FailingSince: r.FailingSince,
-			Circuit: circuitOf(&r, now),
-		}
-		if r.DisabledReason != nil {
-			info.DisabledReason = *r.DisabledReason
-		}
-		se, err := parseStoredExtra(r.ExtraInfo)
-		if err != nil {
-			info.ConfigError = err.Error()
-			out[i] = info
-			continue
-		}
-		info.ContentType = se.ContentType
-		info.Timeout = fromSeconds(se.Timeout)
-		info.RetryTimes = legacyRetries
-		if se.RetryTimes != nil {
-			info.RetryTimes = *se.RetryTimes
-		}
-		info.InsecureSkipVerify = se.Verify != nil && !*se.Verify
-		info.Ordered = se.Ordered
-		if se.RateLimit != nil {
-			info.RateLimit = *se.RateLimit
-		}
-		if se.MaxInFlight != nil {
-			info.MaxInFlight = *se.MaxInFlight
-		}
-		if a := se.Authorization; a != nil && a.Type != "" {
-			info.AuthType = strings.ToLower(a.Type)
-			info.HasToken = a.Token != nil && *a.Token != ""
-			info.HasPassword = a.Password != nil && *a.Password != ""
-		}
-		for _, h := range se.Headers {
-			info.HeaderKeys = append(info.HeaderKeys, h.Key)
-		}
-		for _, s := range se.SigningSecrets {
-			if s.ExpiresAt == nil || s.ExpiresAt.After(now) {
-				info.SigningSecrets++
-			}
-		}
-		out[i] = info
+	for i := range rows {
+		out[i] = webhookInfoOf(&rows[i], now)
 	}
 	return out, nil
+}
+
+// webhookInfoOf describes a stored row with the settings webhookFromRow
+// reads, as the sending path does, and the presence of its credentials.
+func webhookInfoOf(r *webhookRow, now time.Time) WebhookInfo {
+	wh, se, err := webhookFromRow(r)
+	info := WebhookInfo{
+		ID: r.ID, Scope: Scope{r.ScopeType, r.ScopeCode}, Code: wh.Code, Name: wh.Name,
+		Endpoint: redactURL(wh.Endpoint), Method: wh.Method, Enabled: !wh.Disabled,
+		ConsecutiveFailures: r.ConsecutiveFailures, FailingSince: r.FailingSince,
+		Circuit: circuitOf(r, now),
+	}
+	if r.DisabledReason != nil {
+		info.DisabledReason = *r.DisabledReason
+	}
+	if err != nil {
+		info.ConfigError = err.Error()
+		return info
+	}
+	info.ContentType = wh.ContentType
+	info.Timeout = wh.Timeout
+	info.RetryTimes = wh.RetryTimes
+	info.InsecureSkipVerify = wh.InsecureSkipVerify
+	info.Ordered, info.RateLimit, info.MaxInFlight = wh.Ordered, wh.RateLimit, wh.MaxInFlight
+	if a := se.auth(); a != nil {
+		info.AuthType = strings.ToLower(a.Type)
+		info.HasToken = a.Token != nil && *a.Token != ""
+		info.HasPassword = a.Password != nil && *a.Password != ""
+	}
+	for _, h := range se.Headers {
+		info.HeaderKeys = append(info.HeaderKeys, h.Key)
+	}
+	for i := range se.SigningSecrets {
+		if se.SigningSecrets[i].activeAt(now) {
+			info.SigningSecrets++
+		}
+	}
+	return info
 }
 
 // SetWebhookEnabled enables or disables one webhook. Enabling it forgets the

@@ -86,4 +86,5 @@ var suite = []suiteTest{
 	{"RateLimitSpacesRequests", testRateLimitSpacesRequests},
 	{"SuccessAfterRetryResetsHealth", testSuccessAfterRetryResetsHealth},
 	{"InstancesAndStartOnABadDatabase", testInstancesAndStartOnABadDatabase},
+	{"StoredSettingsAgreeWithSending", testStoredSettingsAgreeWithSending},
 }

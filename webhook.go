@@ -45,7 +45,8 @@ const (
 )
 
 // Config configures a Client. The zero value of every field but PrivateSecret
-// means its documented default.
+// means its documented default; WithDefaults returns the configuration with
+// the defaults filled in, as the Client uses it.
 type Config struct {
 	// PrivateSecret encrypts credentials at rest (auth tokens, passwords and
 	// header values). Required, and at least MinPrivateSecretBytes (16)
@@ -59,6 +60,7 @@ type Config struct {
 	// OldPrivateSecrets are tried, after PrivateSecret, to decrypt
 	// credentials written before a change of secret. Nothing is ever
 	// written with them. Each must be at least MinPrivateSecretBytes long.
+	// Defaults to none.
 	OldPrivateSecrets []string
 
 	// AllowShortPrivateSecret makes New accept a PrivateSecret or
@@ -126,7 +128,7 @@ type Config struct {
 	Now func() time.Time
 
 	// Hooks are called around broadcasts and delivery attempts, in the place
-	// of the Python package's signals. Each may be nil.
+	// of the Python package's signals. Each may be nil. Defaults to none.
 	Hooks Hooks
 
 	// Workers is how many deliveries of the durable path (Enqueue) this
@@ -175,7 +177,8 @@ type Config struct {
 	CircuitProbeInterval time.Duration
 
 	// CircuitMaxProbeInterval caps the delay between probes. Defaults to
-	// DefaultCircuitMaxProbeInterval.
+	// DefaultCircuitMaxProbeInterval; a value below CircuitProbeInterval is
+	// raised to it.
 	CircuitMaxProbeInterval time.Duration
 
 	// RetryPolicy schedules the retries of both paths: the workers follow
@@ -184,15 +187,17 @@ type Config struct {
 	RetryPolicy RetryPolicy
 
 	// DisableAfterFailures disables a webhook after that many consecutive
-	// failed attempts (Hooks.WebhookDisabled is called). Zero never does.
+	// failed attempts (Hooks.WebhookDisabled is called). Zero (the default)
+	// never does.
 	DisableAfterFailures int
 
 	// DisableAfterFailingFor disables a webhook that has failed, with no
-	// success since, for that long. Zero never does.
+	// success since, for that long. Zero (the default) never does.
 	DisableAfterFailingFor time.Duration
 
 	// RetainHistory makes the workers delete, every hour, history rows and
-	// finished deliveries older than it. Zero keeps everything.
+	// finished deliveries older than it. Zero (the default) keeps
+	// everything.
 	RetainHistory time.Duration
 
 	// DenyPrivateNetworks makes the SSRF guard also refuse loopback,
@@ -203,6 +208,7 @@ type Config struct {
 	// Link-local, cloud metadata and host-agent addresses (AWS, GCP, Azure,
 	// Oracle, Alibaba), unspecified, multicast, broadcast and reserved
 	// addresses are always refused. Turn it on when users type endpoints.
+	// Defaults to false.
 	DenyPrivateNetworks bool
 
 	// EgressProxy is the URL of a proxy every request goes through
@@ -229,7 +235,7 @@ type Config struct {
 	EgressProxy string
 
 	// AllowNetworks are CIDRs (or single addresses) the SSRF guard lets
-	// through even when they fall in a refused range.
+	// through even when they fall in a refused range. Defaults to none.
 	AllowNetworks []string
 
 	// Resolver resolves endpoint hosts for the SSRF guard. Defaults to
@@ -238,7 +244,7 @@ type Config struct {
 
 	// CheckEndpointsOnApply makes ApplyScopeWebhooks resolve every endpoint
 	// and refuse, with ErrInvalidWebhook, one the SSRF guard would refuse.
-	// Deliveries are checked at dial time either way.
+	// Deliveries are checked at dial time either way. Defaults to false.
 	CheckEndpointsOnApply bool
 
 	// MaxPayloadBytes bounds a request body; a larger one fails its
@@ -298,7 +304,8 @@ type Client struct {
 // database with a busy timeout, WAL and immediate transactions (for example
 // "file.db?_busy_timeout=5000&_journal_mode=WAL&_txlock=immediate") so that
 // concurrent deliveries can record history and EnqueueTx's transactions do
-// not fail when the workers write. New does not touch the database: call
+// not fail when the workers write. New validates cfg, then fills in its
+// defaults with Config.WithDefaults. It does not touch the database: call
 // Migrate once at start-up.
 func New(db *gorm.DB, cfg Config) (*Client, error) {
 	if db == nil {
@@ -334,24 +341,7 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	case cfg.LeaseDuration != 0 && cfg.LeaseDuration < time.Second:
 		return nil, fmt.Errorf("%w: LeaseDuration %s is too short for a heartbeat: use 1s or more (the default is %s)", ErrInvalidConfig, cfg.LeaseDuration, DefaultLeaseDuration)
 	}
-	orDefault(&cfg.MaxPayloadBytes, DefaultMaxPayloadBytes)
-	orDefault(&cfg.Workers, DefaultWorkers)
-	orDefault(&cfg.ClaimBatch, DefaultClaimBatch)
-	orDefault(&cfg.PollInterval, DefaultPollInterval)
-	orDefault(&cfg.LeaseDuration, DefaultLeaseDuration)
-	orDefault(&cfg.MaxInFlightPerWebhook, max(1, cfg.Workers/4))
-	orDefault(&cfg.CircuitBreakAfter, DefaultCircuitBreakAfter)
-	orDefault(&cfg.CircuitProbeInterval, DefaultCircuitProbeInterval)
-	orDefault(&cfg.CircuitMaxProbeInterval, DefaultCircuitMaxProbeInterval)
-	orDefault(&cfg.Timeout, DefaultTimeout)
-	orDefault(&cfg.MaxConcurrency, DefaultMaxConcurrency)
-	orDefault(&cfg.MaxResponseBodyBytes, DefaultMaxResponseBodyBytes)
-	orDefault(&cfg.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
-	orDefault(&cfg.MaxRetryDelay, DefaultMaxRetryDelay)
-	if cfg.RetryPolicy == nil {
-		cfg.RetryPolicy = DefaultRetryPolicy
-	}
-	cfg.CircuitMaxProbeInterval = max(cfg.CircuitMaxProbeInterval, cfg.CircuitProbeInterval)
+	cfg = cfg.WithDefaults()
 	c := &Client{
 		db:             db.Session(&gorm.Session{PrepareStmt: true, SkipDefaultTransaction: true}),
 		callerDB:       db,
@@ -359,12 +349,7 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 		log:            cfg.Logger,
 		now:            cfg.Now,
 		maxConcurrency: cfg.MaxConcurrency,
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	if c.now == nil {
-		c.now = time.Now
+		resolver:       cfg.Resolver,
 	}
 	c.ph = newPlaceholders(c.db)
 	if db.Dialector.Name() == dialectSQLite {
@@ -379,14 +364,53 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	if c.policy, err = newAddressPolicy(cfg.DenyPrivateNetworks, cfg.AllowNetworks); err != nil {
 		return nil, err
 	}
-	c.resolver = cfg.Resolver
-	if c.resolver == nil {
-		c.resolver = net.DefaultResolver
-	}
 	if c.http, c.insecureHTTP, err = c.httpClients(cfg.HTTPClient); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// WithDefaults returns a copy of cfg with every field left at its zero
+// value set to its documented default: the configuration a Client built from
+// cfg works with, which New derives this way and nowhere else. Call it to
+// see the effective settings. Fields whose zero value is a setting of its
+// own (PrivateSecret, the Disable thresholds, RetainHistory, EgressProxy,
+// the booleans) are kept, and so is a negative CircuitBreakAfter;
+// CircuitMaxProbeInterval is raised to CircuitProbeInterval when below it.
+// HTTPClient, when nil, becomes a new client with a pooled transport each
+// time. WithDefaults does not validate: New does, before applying it.
+func (cfg Config) WithDefaults() Config {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = defaultHTTPClient()
+	}
+	orDefault(&cfg.Timeout, DefaultTimeout)
+	orDefault(&cfg.MaxConcurrency, DefaultMaxConcurrency)
+	orDefault(&cfg.MaxResponseBodyBytes, DefaultMaxResponseBodyBytes)
+	orDefault(&cfg.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
+	orDefault(&cfg.MaxRetryDelay, DefaultMaxRetryDelay)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	orDefault(&cfg.Workers, DefaultWorkers)
+	orDefault(&cfg.ClaimBatch, DefaultClaimBatch)
+	orDefault(&cfg.PollInterval, DefaultPollInterval)
+	orDefault(&cfg.LeaseDuration, DefaultLeaseDuration)
+	orDefault(&cfg.MaxInFlightPerWebhook, max(1, cfg.Workers/4))
+	orDefault(&cfg.CircuitBreakAfter, DefaultCircuitBreakAfter)
+	orDefault(&cfg.CircuitProbeInterval, DefaultCircuitProbeInterval)
+	orDefault(&cfg.CircuitMaxProbeInterval, DefaultCircuitMaxProbeInterval)
+	cfg.CircuitMaxProbeInterval = max(cfg.CircuitMaxProbeInterval, cfg.CircuitProbeInterval)
+	if cfg.RetryPolicy == nil {
+		cfg.RetryPolicy = DefaultRetryPolicy
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
+	orDefault(&cfg.MaxPayloadBytes, DefaultMaxPayloadBytes)
+	return cfg
 }
 
 // orDefault sets *v to def when it is the zero value.
@@ -397,27 +421,30 @@ func orDefault[T comparable](v *T, def T) {
 	}
 }
 
+// defaultHTTPClient is the default Config.HTTPClient: no proxy (through a
+// proxy the SSRF guard would check the proxy's address, not the
+// endpoint's) and a connection pool sized for concurrent delivery.
+func defaultHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}}
+}
+
 // httpClients returns the client used for deliveries and its twin that skips
 // TLS verification, both refusing to follow redirects and dialling through
 // the SSRF guard, with no proxy but Config.EgressProxy: a copied
 // http.DefaultTransport loses its Proxy (environment proxies), and a
 // caller's transport with Proxy, DialTLSContext or DialTLS set is refused.
+// base is Config.HTTPClient with its default applied: never nil.
 func (c *Client) httpClients(base *http.Client) (secure, insecure *http.Client, err error) {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	var t *http.Transport
 	switch {
-	case base == nil:
-		// No proxy by default: through a proxy the guard would check the
-		// proxy's address, not the endpoint's.
-		t = &http.Transport{
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		}
-		base = &http.Client{}
 	case base.Transport == nil:
 		// A copy of http.DefaultTransport without its Proxy, which reads
 		// HTTP_PROXY and HTTPS_PROXY: environment proxies are never used.
