@@ -8,18 +8,24 @@ FUZZTIME ?= 10s
 # that chromedp stays out of the library's go.mod; they use SQLite only.
 E2E_DIR := admin/e2e
 E2E_TEST = cd $(E2E_DIR) && $(GO) test -race -count=1 ./...
+# The observability example and the telemetry tests, with the OpenTelemetry
+# SDK and the Prometheus exporter, are a module of their own too, so that
+# neither reaches the library's go.mod; they use PostgreSQL when
+# WEBHOOK_TEST_POSTGRES_DSN is set.
+OTEL_DIR := examples/observability
 
 ## test: the whole suite with the race detector on SQLite and on a throw-away
 ## PostgreSQL server (the README's test command), then the admin UI's
 ## end-to-end browser tests (module admin/e2e).
 test:
-	scripts/with-postgres.sh $(GO) test -race -count=1 ./...
+	scripts/with-postgres.sh sh -c '$(GO) test -race -count=1 ./... && cd $(OTEL_DIR) && $(GO) test -race -count=1 ./...'
 	$(E2E_TEST)
 
 ## test-sqlite: the suite without PostgreSQL (its tests skip), then the
 ## end-to-end browser tests.
 test-sqlite:
 	$(GO) test -race -count=1 ./...
+	cd $(OTEL_DIR) && $(GO) test -race -count=1 ./...
 	$(E2E_TEST)
 
 ## test-e2e: the admin UI's end-to-end tests in headless Chromium (they skip
@@ -33,8 +39,9 @@ race: test
 lint:
 	$(GO) vet ./...
 	cd $(E2E_DIR) && $(GO) vet ./...
+	cd $(OTEL_DIR) && $(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...); fi
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...) && (cd $(OTEL_DIR) && staticcheck ./...); fi
 
 ## fuzz: run every fuzz target (root package and signature/) for FUZZTIME each.
 FUZZ_PKGS := . ./signature

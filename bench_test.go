@@ -231,7 +231,7 @@ func BenchmarkOutboxBacklog(b *testing.B) {
 			now := c.now().UTC()
 			rows := make([][]any, b.N)
 			for i := range rows {
-				rows[i] = []any{newDeliveryID(), "template_update", "biz", "bench", "hook", string(payload), StatusPending, 0, now, now}
+				rows[i] = []any{newDeliveryID(), "template_update", "biz", "bench", "hook", string(payload), StatusPending, 0, now, now, nil}
 			}
 			if err := c.insertDeliveries(ctx, c.db.Statement.ConnPool, rows); err != nil {
 				b.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel"
 )
 
 // configDefault is what one Config field's doc comment says of its default
@@ -73,6 +75,10 @@ func configDefaults() map[string]configDefault {
 		"Resolver":                {doc: "Defaults to net.DefaultResolver", want: net.DefaultResolver},
 		"CheckEndpointsOnApply":   {doc: "Defaults to false"},
 		"MaxPayloadBytes":         {doc: "Defaults to DefaultMaxPayloadBytes", want: DefaultMaxPayloadBytes},
+		"MeterProvider":           {doc: "Defaults to the global provider (otel.GetMeterProvider)", want: otel.GetMeterProvider()},
+		"TracerProvider":          {doc: "Defaults to the global provider", want: otel.GetTracerProvider()},
+		"MetricWebhookAttributes": {doc: "Off by default"},
+		"DisableTraceparent":      {doc: "Defaults to false"},
 	}
 }
 

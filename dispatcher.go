@@ -18,6 +18,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 )
 
@@ -110,6 +114,30 @@ type target struct {
 // for what stopped the whole broadcast: an unknown event (ErrEventNotFound,
 // nothing sent), invalid arguments, or a database failure while resolving.
 func (c *Client) Broadcast(ctx context.Context, eventCode string, scopes []Scope, extraInfo map[string]any) (*BroadcastResult, error) {
+	start := time.Now()
+	ctx, span := c.tel.tracer.Start(ctx, "webhook.Broadcast", trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attrEvent.String(eventCode), attribute.Int("webhook.scopes", len(scopes))))
+	res, err := c.broadcast(ctx, eventCode, scopes, extraInfo)
+	outcome := outcomeNameSucceeded
+	switch {
+	case err != nil:
+		outcome = "error"
+		span.SetStatus(codes.Error, err.Error())
+		span.SetAttributes(attrErrorType.String(errorClass(err)))
+	case len(res.Failed()) > 0:
+		outcome = outcomeNameFailed // one webhook at least
+		span.SetAttributes(attribute.Int("webhook.deliveries.failed", len(res.Failed())))
+	}
+	if res != nil {
+		span.SetAttributes(attrDeliveries.Int(len(res.Deliveries)))
+	}
+	span.End()
+	c.tel.broadcasts.Record(context.Background(), time.Since(start).Seconds(),
+		metric.WithAttributes(attrEvent.String(eventCode), attrOutcome.String(outcome)))
+	return res, err
+}
+
+func (c *Client) broadcast(ctx context.Context, eventCode string, scopes []Scope, extraInfo map[string]any) (*BroadcastResult, error) {
 	if eventCode == "" {
 		return nil, fmt.Errorf("%w: event code is empty", ErrInvalidArgument)
 	}
@@ -275,12 +303,14 @@ func (c *Client) deliver(ctx context.Context, eventCode string, t *target, event
 		WebhookCode: t.row.Code, ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
 		DeliveryID: deliveryID, Method: t.wh.method(), Endpoint: t.row.Endpoint,
 	}
+	began := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("webhook: delivery panicked", "webhook", t.row.Code, "delivery_id", deliveryID, "panic", r)
 			res.Success = false
 			res.Err = fmt.Errorf("webhook: internal error while delivering to %q: %v", t.row.Code, r)
 		}
+		c.tel.delivered(eventCode, t.row.ScopeType, t.row.ScopeCode, t.row.Code, false, res.Success, time.Since(began))
 	}()
 	p, err := c.prepare(t, eventCode, eventJSON, deliveryID)
 	if err == nil && t.row.CircuitOpenUntil != nil && t.row.CircuitOpenUntil.After(c.now()) {
@@ -344,7 +374,9 @@ type prepared struct {
 	timeout    time.Duration
 	shown      http.Header // the request header, credentials redacted
 	recReq     HistoryRequest
-	probe      bool // the attempt probes an open circuit
+	probe      bool         // the attempt probes an open circuit
+	queued     bool         // a delivery of the outbox
+	links      []trace.Link // to the spans that enqueued it
 }
 
 // prepare builds the request of a delivery to a resolved webhook.
@@ -403,11 +435,16 @@ func (c *Client) notAttempted(t *target, eventCode, deliveryID string, attempt i
 // and returns the result and the outcome (not yet recorded).
 func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decide func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration)) (*AttemptResult, *attemptOutcome) {
 	t := p.t
+	ctx, span := c.tel.startAttemptSpan(ctx, p, attempt, p.links)
 	// The signature headers of this attempt (a fresh timestamp each time)
-	// are shown to hooks and kept in history like the others, so that a
-	// receiver answering "invalid signature" can be debugged.
+	// and its traceparent are shown to hooks and kept in history like the
+	// others, so that a receiver answering "invalid signature" can be
+	// debugged and its own spans found.
 	sig := http.Header{}
 	p.out.sign(sig, c.now())
+	if !c.cfg.DisableTraceparent && !t.wh.NoTraceparent {
+		c.tel.inject(ctx, sig)
+	}
 	shown, rec := p.shown, p.recReq
 	if len(sig) > 0 {
 		shown = p.shown.Clone()
@@ -424,8 +461,21 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 	if h := c.cfg.Hooks.BeforeAttempt; h != nil {
 		c.hook("BeforeAttempt", func() { h(ctx, info) })
 	}
+	host, _ := hostPort(p.out.endpoint)
+	active := metric.WithAttributes(attrHTTPMethod.String(p.out.method), attrServerAddress.String(host))
+	c.tel.activeRequests.Add(ctx, 1, active)
 	ar, retryAfter, resp := c.attempt(ctx, p.client, p.out, p.timeout, p.scrub, sig)
+	c.tel.activeRequests.Add(ctx, -1, active)
 	ar.WillRetry, ar.RetryIn = decide(ar, retryAfter)
+	c.tel.endAttempt(span, p, ar)
+	outcome := outcomeNameSucceeded
+	switch {
+	case ar.WillRetry:
+		outcome = outcomeNameRetried
+	case !ar.Success:
+		outcome = outcomeNameFailed
+	}
+	c.tel.attempts.Add(ctx, 1, c.tel.deliveryAttrs(p.eventCode, t.row.ScopeType, t.row.ScopeCode, t.row.Code, p.queued, attrOutcome.String(outcome)))
 
 	o := &attemptOutcome{
 		webhookID: t.row.ID, sent: true, duration: ar.Duration, endpointDown: endpointDown(ar), probe: p.probe,
@@ -458,9 +508,13 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 	if !ar.Success {
 		lvl = c.log.Warn
 	}
-	lvl("webhook: delivery attempt", "event", p.eventCode, "webhook", t.row.Code, "scope", t.row.ScopeType+"/"+t.row.ScopeCode,
+	args := []any{"event", p.eventCode, "webhook", t.row.Code, "scope", t.row.ScopeType + "/" + t.row.ScopeCode,
 		"delivery_id", p.deliveryID, "attempt", attempt, "status", ar.StatusCode, "success", ar.Success,
-		"duration", ar.Duration, "err", ar.Err, "retry_in", ar.RetryIn)
+		"duration", ar.Duration, "err", ar.Err, "retry_in", ar.RetryIn}
+	if id := traceID(ctx); id != "" {
+		args = append(args, "trace_id", id)
+	}
+	lvl("webhook: delivery attempt", args...)
 	return ar, o
 }
 

@@ -40,6 +40,8 @@ type storedExtra struct {
 	Ordered     bool     `json:"ordered,omitempty"`
 	RateLimit   *float64 `json:"rate_limit,omitempty"`
 	MaxInFlight *int     `json:"max_in_flight,omitempty"`
+	// Traceparent false stops the traceparent header (absent: sent).
+	Traceparent *bool `json:"traceparent,omitempty"`
 }
 
 type storedSecret struct {
@@ -126,6 +128,12 @@ func parseStoredExtra(raw []byte) (storedExtra, error) {
 				err = fmt.Errorf("is %s, want a boolean", jsonKind(v))
 			}
 			se.Ordered = b
+		case "traceparent":
+			b, ok := v.(bool)
+			if !ok {
+				err = fmt.Errorf("is %s, want a boolean", jsonKind(v))
+			}
+			se.Traceparent = &b
 		case "rate_limit":
 			se.RateLimit, err = parseNumber(v)
 			if err == nil && (*se.RateLimit < 0 || math.IsInf(*se.RateLimit, 0)) {
@@ -374,6 +382,10 @@ func storedExtraOf(wh *WebhookConfig) storedExtra {
 		Interval:    seconds(wh.RetryInterval),
 		Ordered:     wh.Ordered,
 	}
+	if wh.NoTraceparent {
+		f := false
+		se.Traceparent = &f
+	}
 	if wh.Timeout > 0 {
 		se.Timeout = seconds(wh.Timeout)
 	}
@@ -444,6 +456,7 @@ func webhookFromRow(row *webhookRow) (WebhookConfig, storedExtra, error) {
 	}
 	wh.InsecureSkipVerify = se.Verify != nil && !*se.Verify
 	wh.Ordered = se.Ordered
+	wh.NoTraceparent = se.Traceparent != nil && !*se.Traceparent
 	if se.RateLimit != nil {
 		wh.RateLimit = *se.RateLimit
 	}

@@ -225,6 +225,7 @@ func (c *Client) trackWebhook(ctx context.Context, pool gorm.ConnPool, s *webhoo
 // notifyHealth logs and reports what trackHealth changed.
 func (c *Client) notifyHealth(ctx context.Context, ev healthEvents) {
 	for _, e := range ev.circuits {
+		c.tel.circuitChanges.Add(ctx, 1, c.tel.deliveryAttrsNoEvent(e.Scope, e.WebhookCode, attrCircuit.String(string(e.State))))
 		if e.State == CircuitOpen {
 			c.log.Warn("webhook: circuit opened", "scope", e.Scope.String(), "webhook", e.WebhookCode, "reason", e.Reason, "next_probe", e.NextProbe)
 		} else {
@@ -235,6 +236,7 @@ func (c *Client) notifyHealth(ctx context.Context, ev healthEvents) {
 		}
 	}
 	for _, d := range ev.disabled {
+		c.tel.autoDisables.Add(ctx, 1, c.tel.deliveryAttrsNoEvent(d.Scope, d.WebhookCode))
 		c.log.Warn("webhook: webhook disabled", "scope", d.Scope.String(), "webhook", d.WebhookCode, "reason", d.Reason)
 		if h := c.cfg.Hooks.WebhookDisabled; h != nil {
 			c.hook("WebhookDisabled", func() { h(ctx, d) })

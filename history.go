@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"gorm.io/gorm"
 )
 
@@ -281,6 +282,7 @@ func (c *Client) recordAttempts(ctx context.Context, outcomes ...*attemptOutcome
 	}
 	g.mu.Unlock()
 	if b.err != nil {
+		c.tel.historyFailures.Add(ctx, int64(len(b.outcomes)), metric.WithAttributes(attrQueued.Bool(false)))
 		c.log.Error("webhook: recording history failed", "rows", len(b.outcomes), "err", b.err)
 	}
 	return b.err

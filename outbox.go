@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 )
 
@@ -51,6 +54,9 @@ type deliveryRow struct {
 	LastError      *string    `gorm:"column:last_error;type:text"`
 	CreatedAt      time.Time  `gorm:"column:created_at;not null;autoCreateTime:false;index:webhook_delivery_created,priority:1"`
 	FinishedAt     *time.Time `gorm:"column:finished_at"`
+	// TraceParent is the W3C traceparent of the span that enqueued the
+	// delivery, which the attempts' spans link to.
+	TraceParent *string `gorm:"column:trace_parent;type:varchar(64)"`
 }
 
 func (deliveryRow) TableName() string { return "webhook_delivery" }
@@ -63,9 +69,11 @@ func (deliveryRow) TableName() string { return "webhook_delivery" }
 // otherwise each gets a fresh one. An unknown event is ErrEventNotFound and
 // nothing is written.
 func (c *Client) Enqueue(ctx context.Context, eventCode string, scopes []Scope, extraInfo map[string]any) ([]string, error) {
+	ctx, span := c.startEnqueueSpan(ctx, "webhook.Enqueue", eventCode, scopes)
 	unlock := c.lockWrites()
 	ids, err := c.enqueue(ctx, c.db, eventCode, scopes, extraInfo)
 	unlock()
+	c.endEnqueueSpan(span, ids, err)
 	if err == nil && len(ids) > 0 {
 		c.wakeWorker()
 	}
@@ -81,7 +89,26 @@ func (c *Client) EnqueueTx(ctx context.Context, tx *gorm.DB, eventCode string, s
 	if tx == nil {
 		return nil, fmt.Errorf("%w: tx is nil: pass the *gorm.DB of the caller's transaction", ErrInvalidArgument)
 	}
-	return c.enqueue(ctx, tx, eventCode, scopes, extraInfo)
+	ctx, span := c.startEnqueueSpan(ctx, "webhook.EnqueueTx", eventCode, scopes)
+	ids, err := c.enqueue(ctx, tx, eventCode, scopes, extraInfo)
+	c.endEnqueueSpan(span, ids, err)
+	return ids, err
+}
+
+// startEnqueueSpan starts the span of an Enqueue call; the deliveries store
+// its trace context, and their attempts' spans link to it.
+func (c *Client) startEnqueueSpan(ctx context.Context, name, eventCode string, scopes []Scope) (context.Context, trace.Span) {
+	return c.tel.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attrEvent.String(eventCode), attribute.Int("webhook.scopes", len(scopes))))
+}
+
+func (c *Client) endEnqueueSpan(span trace.Span, ids []string, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		span.SetAttributes(attrErrorType.String(errorClass(err)))
+	}
+	span.SetAttributes(attrDeliveries.Int(len(ids)))
+	span.End()
 }
 
 func (c *Client) enqueue(ctx context.Context, db *gorm.DB, eventCode string, scopes []Scope, extraInfo map[string]any) ([]string, error) {
@@ -108,6 +135,10 @@ func (c *Client) enqueue(ctx context.Context, db *gorm.DB, eventCode string, sco
 		return []string{}, nil
 	}
 	now := c.now().UTC()
+	var tp *string
+	if v := c.tel.traceParent(ctx); v != "" {
+		tp = &v
+	}
 	ids := make([]string, len(targets))
 	rows := make([][]any, len(targets))
 	for i, t := range targets {
@@ -115,29 +146,32 @@ func (c *Client) enqueue(ctx context.Context, db *gorm.DB, eventCode string, sco
 		if ids[i] == "" {
 			ids[i] = newDeliveryID()
 		}
-		rows[i] = []any{ids[i], ev.Code, t.row.ScopeType, t.row.ScopeCode, t.row.Code, string(eventJSON), StatusPending, 0, now, now}
+		rows[i] = []any{ids[i], ev.Code, t.row.ScopeType, t.row.ScopeCode, t.row.Code, string(eventJSON), StatusPending, 0, now, now, tp}
 	}
 	if err := c.insertDeliveries(ctx, pool, rows); err != nil {
 		return nil, err
+	}
+	for _, t := range targets {
+		c.tel.enqueued.Add(ctx, 1, c.tel.deliveryAttrs(ev.Code, t.row.ScopeType, t.row.ScopeCode, t.row.Code, true))
 	}
 	return ids, nil
 }
 
 // deliveryInsertColumns are the columns insertDeliveries writes, in order.
-const deliveryInsertColumns = "delivery_id, event_code, scope_type, scope_code, webhook_code, payload, status, attempts, next_attempt_at, created_at"
+const deliveryInsertColumns = "delivery_id, event_code, scope_type, scope_code, webhook_code, payload, status, attempts, next_attempt_at, created_at, trace_parent"
 
 func (c *Client) insertDeliveries(ctx context.Context, pool gorm.ConnPool, rows [][]any) error {
-	const perStatement = 500 // 10 parameters each
+	const perStatement = 500 // 11 parameters each
 	for len(rows) > 0 {
 		n := min(len(rows), perStatement)
 		var sb strings.Builder
 		sb.WriteString("INSERT INTO webhook_delivery (" + deliveryInsertColumns + ") VALUES ")
-		args := make([]any, 0, n*10)
+		args := make([]any, 0, n*11)
 		for i, r := range rows[:n] {
 			if i > 0 {
 				sb.WriteByte(',')
 			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+			sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
 			args = append(args, r...)
 		}
 		if _, err := unprepared(pool).ExecContext(ctx, c.ph.rebind(sb.String()), args...); err != nil {
@@ -178,13 +212,19 @@ func (c *Client) Redeliver(ctx context.Context, deliveryID string) error {
 		return fmt.Errorf("%w: delivery id is empty", ErrInvalidArgument)
 	}
 	now := c.now().UTC()
+	// The attempts link to the span of this call from now on.
+	var tp *string
+	if v := c.tel.traceParent(ctx); v != "" {
+		tp = &v
+	}
 	res := c.dbCtx(ctx).Exec(`UPDATE webhook_delivery SET status = ?, attempts = 0, next_attempt_at = ?,
-			finished_at = NULL, last_error = NULL, last_status_code = NULL
-		WHERE delivery_id = ? AND lease_owner IS NULL`, StatusPending, now, deliveryID)
+			finished_at = NULL, last_error = NULL, last_status_code = NULL, trace_parent = COALESCE(?, trace_parent)
+		WHERE delivery_id = ? AND lease_owner IS NULL`, StatusPending, now, tp, deliveryID)
 	if res.Error != nil {
 		return fmt.Errorf("webhook: redelivering %s: %w", deliveryID, res.Error)
 	}
 	if res.RowsAffected > 0 {
+		c.tel.enqueued.Add(ctx, res.RowsAffected)
 		c.wakeWorker()
 		return nil
 	}
@@ -211,6 +251,10 @@ func (c *Client) redeliverFromHistory(ctx context.Context, deliveryID string) er
 	type key struct{ scopeType, scopeCode, code string }
 	seen := map[key]bool{}
 	now := c.now().UTC()
+	var tp *string
+	if v := c.tel.traceParent(ctx); v != "" {
+		tp = &v
+	}
 	var inserts [][]any
 	var problems []string
 	for _, r := range rows {
@@ -238,7 +282,7 @@ func (c *Client) redeliverFromHistory(ctx context.Context, deliveryID string) er
 			problems = append(problems, fmt.Sprintf("%s/%s %s: %v", r.ScopeType, r.ScopeCode, r.WebhookCode, err))
 			continue
 		}
-		inserts = append(inserts, []any{deliveryID, r.EventCode, r.ScopeType, r.ScopeCode, r.WebhookCode, string(payload), StatusPending, 0, now, now})
+		inserts = append(inserts, []any{deliveryID, r.EventCode, r.ScopeType, r.ScopeCode, r.WebhookCode, string(payload), StatusPending, 0, now, now, tp})
 	}
 	if len(inserts) == 0 {
 		return fmt.Errorf("%w: %q cannot be rebuilt: %s", ErrDeliveryNotFound, deliveryID, strings.Join(problems, "; "))
@@ -246,6 +290,7 @@ func (c *Client) redeliverFromHistory(ctx context.Context, deliveryID string) er
 	if err := c.insertDeliveries(ctx, c.db.Statement.ConnPool, inserts); err != nil {
 		return err
 	}
+	c.tel.enqueued.Add(ctx, int64(len(inserts)))
 	c.wakeWorker()
 	if len(problems) > 0 {
 		return fmt.Errorf("webhook: redelivered %q to %d webhook(s), not to: %s", deliveryID, len(inserts), strings.Join(problems, "; "))

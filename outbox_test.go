@@ -497,8 +497,10 @@ func testPruneHistoryDeletesOldRowsInBatches(t *testing.T, tdb *testDB) {
 	if _, err := c.Enqueue(ctx, "template_update", []Scope{{"biz", "one"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	c.DB().Exec("INSERT INTO webhook_delivery ("+deliveryInsertColumns+", finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-		"done-old", "template_update", "biz", "one", "hook", "{}", StatusSucceeded, 1, clock.Now().Add(-72*time.Hour), clock.Now().Add(-72*time.Hour), clock.Now().Add(-72*time.Hour))
+	if err := c.DB().Exec("INSERT INTO webhook_delivery ("+deliveryInsertColumns+", finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+		"done-old", "template_update", "biz", "one", "hook", "{}", StatusSucceeded, 1, clock.Now().Add(-72*time.Hour), clock.Now().Add(-72*time.Hour), nil, clock.Now().Add(-72*time.Hour)).Error; err != nil {
+		t.Fatal(err)
+	}
 	res, err := c.PruneHistory(ctx, 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)

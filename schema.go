@@ -141,6 +141,7 @@ var addedColumns = []struct {
 	{&historyRow{}, "DurationUS"},
 	{&historyRow{}, "ErrorMessage"},
 	{&historyRow{}, "Queued"},
+	{&deliveryRow{}, "TraceParent"},
 	{&webhookRow{}, "ConsecutiveFailures"},
 	{&webhookRow{}, "FailingSince"},
 	{&webhookRow{}, "DisabledReason"},

@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 )
 
@@ -251,6 +254,24 @@ type Config struct {
 	// delivery with ErrPayloadTooLarge (Enqueue refuses it up front).
 	// Defaults to DefaultMaxPayloadBytes.
 	MaxPayloadBytes int
+
+	// MeterProvider provides the library's metrics (docs/observability.md
+	// lists them). Defaults to the global provider (otel.GetMeterProvider),
+	// a no-op until the application installs an OpenTelemetry SDK.
+	MeterProvider metric.MeterProvider
+	// TracerProvider provides the spans of Broadcast, Enqueue, EnqueueTx
+	// and each attempt. Defaults to the global provider
+	// (otel.GetTracerProvider).
+	TracerProvider trace.TracerProvider
+	// MetricWebhookAttributes adds the scope code and the webhook code to
+	// the attributes of the delivery metrics. Off by default: a platform
+	// with many tenants would get time series per webhook, which metric
+	// backends bill for or struggle with; spans always carry both.
+	MetricWebhookAttributes bool
+	// DisableTraceparent stops sending the W3C traceparent header of the
+	// attempt's span with each request (WebhookConfig.NoTraceparent does it
+	// for one webhook). Defaults to false.
+	DisableTraceparent bool
 }
 
 // DefaultMaxPayloadBytes is the default Config.MaxPayloadBytes.
@@ -297,6 +318,7 @@ type Client struct {
 	writeGate *sync.Mutex
 	workerMu  sync.Mutex
 	worker    *worker // nil unless started
+	tel       *telemetry
 }
 
 // New returns a Client that stores its data through db. db may use any GORM
@@ -367,6 +389,9 @@ func New(db *gorm.DB, cfg Config) (*Client, error) {
 	if c.http, c.insecureHTTP, err = c.httpClients(cfg.HTTPClient); err != nil {
 		return nil, err
 	}
+	if c.tel, err = newTelemetry(cfg.MeterProvider, cfg.TracerProvider, cfg.MetricWebhookAttributes); err != nil {
+		return nil, fmt.Errorf("%w: creating the OpenTelemetry instruments: %v", ErrInvalidConfig, err)
+	}
 	return c, nil
 }
 
@@ -410,6 +435,12 @@ func (cfg Config) WithDefaults() Config {
 		cfg.Resolver = net.DefaultResolver
 	}
 	orDefault(&cfg.MaxPayloadBytes, DefaultMaxPayloadBytes)
+	if cfg.MeterProvider == nil {
+		cfg.MeterProvider = otel.GetMeterProvider()
+	}
+	if cfg.TracerProvider == nil {
+		cfg.TracerProvider = otel.GetTracerProvider()
+	}
 	return cfg
 }
 

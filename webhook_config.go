@@ -79,6 +79,10 @@ type WebhookConfig struct {
 	// ordered webhook always has one. Stored in extra_info as
 	// "max_in_flight".
 	MaxInFlight int
+	// NoTraceparent stops sending the W3C traceparent header to this
+	// webhook (Config.DisableTraceparent does it for all). Stored in
+	// extra_info as "traceparent": false.
+	NoTraceparent bool
 }
 
 // Header is a custom request header. Its value is encrypted at rest and

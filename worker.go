@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/time/rate"
 	"gorm.io/gorm"
 )
@@ -155,6 +156,12 @@ func (c *Client) Start(ctx context.Context) error {
 		return err
 	}
 	c.worker = w
+	// The database-wide gauges are read where the engine runs.
+	unobserve, err := c.observe()
+	if err != nil {
+		c.log.Warn("webhook: the outbox gauges could not be registered with the MeterProvider", "err", err)
+		unobserve = func() {}
+	}
 	beatStop := make(chan struct{})
 	beatDone := make(chan struct{})
 	go func() {
@@ -163,6 +170,7 @@ func (c *Client) Start(ctx context.Context) error {
 	}()
 	go func() {
 		clean := w.run()
+		unobserve()
 		close(beatStop)
 		<-beatDone
 		if clean {
@@ -413,6 +421,11 @@ func (w *worker) run() bool {
 				w.mu.Unlock()
 				failures++
 				w.rewrite = true
+				for _, r := range batch {
+					if r.attempt != nil {
+						c.tel.historyFailures.Add(w.ctx, 1, metric.WithAttributes(attrQueued.Bool(true)))
+					}
+				}
 				if failures == 1 || failures%20 == 0 {
 					c.log.Error("webhook: recording outcomes or claiming deliveries failed; the outcomes are kept and written again",
 						"outcomes", len(batch), "failures", failures, "err", err)
@@ -432,6 +445,7 @@ func (w *worker) run() bool {
 				failures = 0
 			}
 			w.rewrite = false
+			w.countOutcomes(batch)
 			c.notifyHealth(w.ctx, ev)
 			if busy {
 				if c.writeGate != nil {
@@ -774,7 +788,7 @@ func (w *worker) claimSQL(filter string, ordered bool) string {
 	}
 	return `UPDATE webhook_delivery SET lease_owner = ?, lease_until = ?
 		WHERE id IN (SELECT z.id FROM ` + from + ` WHERE ` + filter + ` ORDER BY z.next_attempt_at, z.id LIMIT ?)
-		RETURNING id, delivery_id, event_code, scope_type, scope_code, webhook_code, payload, attempts`
+		RETURNING id, delivery_id, event_code, scope_type, scope_code, webhook_code, payload, attempts, created_at, trace_parent`
 }
 
 // claimPlan says what one transaction claims.
@@ -976,7 +990,7 @@ func (w *worker) claimRows(ctx context.Context, pool gorm.ConnPool, now time.Tim
 	for rows.Next() {
 		j := &job{claimedAt: now}
 		r := &j.row
-		if err := rows.Scan(&r.ID, &r.DeliveryID, &r.EventCode, &r.ScopeType, &r.ScopeCode, &r.WebhookCode, &r.Payload, &r.Attempts); err != nil {
+		if err := rows.Scan(&r.ID, &r.DeliveryID, &r.EventCode, &r.ScopeType, &r.ScopeCode, &r.WebhookCode, &r.Payload, &r.Attempts, &r.CreatedAt, &r.TraceParent); err != nil {
 			return nil, fmt.Errorf("webhook: claiming deliveries: %w", err)
 		}
 		jobs = append(jobs, j)
@@ -1094,7 +1108,10 @@ func (w *worker) send(j *job) (res *jobResult) {
 		}
 		return res
 	}
-	p.probe = j.probe
+	p.probe, p.queued = j.probe, true
+	if j.row.TraceParent != nil {
+		p.links = c.tel.linkTo(*j.row.TraceParent)
+	}
 	ar, o := c.runAttempt(w.ctx, p, attempt, func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration) {
 		if ar.Success {
 			return false, 0
@@ -1242,4 +1259,24 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// countOutcomes counts the deliveries of a committed batch that reached an
+// outcome, with the latency of the successful ones from their enqueue.
+func (w *worker) countOutcomes(batch []*jobResult) {
+	t := w.c.tel
+	now := w.c.now()
+	for _, r := range batch {
+		row := r.job.row
+		switch r.outcome {
+		case outcomeSucceeded:
+			t.delivered(row.EventCode, row.ScopeType, row.ScopeCode, row.WebhookCode, true, true, now.Sub(row.CreatedAt))
+		case outcomeFailed:
+			t.delivered(row.EventCode, row.ScopeType, row.ScopeCode, row.WebhookCode, true, false, 0)
+		case outcomeRetry:
+			t.deliveries.Add(w.ctx, 1, t.deliveryAttrs(row.EventCode, row.ScopeType, row.ScopeCode, row.WebhookCode, true, attrOutcome.String(outcomeNameRetried)))
+		case outcomeCancelled:
+			t.deliveries.Add(w.ctx, 1, t.deliveryAttrs(row.EventCode, row.ScopeType, row.ScopeCode, row.WebhookCode, true, attrOutcome.String(outcomeNameCancelled)))
+		}
+	}
 }

@@ -1,0 +1,375 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Observability: OpenTelemetry metrics and traces through the API only; the
+// application installs the SDK and exporters (docs/observability.md). With
+// the default global providers, no-ops until an SDK is installed, each
+// instrument costs a method call on an empty struct.
+
+// instrumentationName names the library's meter and tracer.
+const instrumentationName = "github.com/scopehook/webhook"
+
+// Attribute keys: OpenTelemetry's semantic conventions where one exists,
+// "webhook." for the rest.
+const (
+	attrHTTPMethod    = attribute.Key("http.request.method")
+	attrHTTPStatus    = attribute.Key("http.response.status_code")
+	attrErrorType     = attribute.Key("error.type")
+	attrServerAddress = attribute.Key("server.address")
+	attrServerPort    = attribute.Key("server.port")
+	attrURLFull       = attribute.Key("url.full")
+	attrEvent         = attribute.Key("webhook.event")
+	attrScopeType     = attribute.Key("webhook.scope.type")
+	attrScopeCode     = attribute.Key("webhook.scope.code")
+	attrWebhook       = attribute.Key("webhook.code")
+	attrQueued        = attribute.Key("webhook.queued")
+	attrOutcome       = attribute.Key("webhook.outcome")
+	attrDeliveryID    = attribute.Key("webhook.delivery_id")
+	attrAttempt       = attribute.Key("webhook.attempt")
+	attrStatus        = attribute.Key("webhook.delivery.status")
+	attrCircuit       = attribute.Key("webhook.circuit.state")
+	attrDeliveries    = attribute.Key("webhook.deliveries")
+)
+
+// Delivery outcomes, the values of webhook.outcome.
+const (
+	outcomeNameSucceeded = "succeeded"
+	outcomeNameFailed    = "failed"
+	outcomeNameRetried   = "retried"
+	outcomeNameCancelled = "cancelled"
+)
+
+// telemetry holds the instruments of one client.
+type telemetry struct {
+	tracer     trace.Tracer
+	meter      metric.Meter
+	propagator propagation.TextMapPropagator
+	// detailed adds the webhook and scope codes to metric attributes
+	// (Config.MetricWebhookAttributes).
+	detailed bool
+
+	requestDuration metric.Float64Histogram     // http.client.request.duration
+	activeRequests  metric.Int64UpDownCounter   // http.client.active_requests
+	attempts        metric.Int64Counter         // webhook.attempts
+	deliveries      metric.Int64Counter         // webhook.deliveries
+	latency         metric.Float64Histogram     // webhook.delivery.duration
+	broadcasts      metric.Float64Histogram     // webhook.broadcast.duration
+	enqueued        metric.Int64Counter         // webhook.enqueued
+	circuitChanges  metric.Int64Counter         // webhook.circuit.changes
+	autoDisables    metric.Int64Counter         // webhook.auto_disables
+	historyFailures metric.Int64Counter         // webhook.history.write_failures
+	outboxDepth     metric.Int64ObservableGauge // webhook.outbox.deliveries
+	oldestDue       metric.Float64ObservableGauge
+	openCircuits    metric.Int64ObservableGauge
+}
+
+// durationBuckets are the explicit boundaries, in seconds, of the duration
+// histograms: those the semantic conventions advise for HTTP, stretched to
+// the 10 s default timeout and beyond for end-to-end latency.
+var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 300, 1800, 3600}
+
+func newTelemetry(mp metric.MeterProvider, tp trace.TracerProvider, detailed bool) (*telemetry, error) {
+	t := &telemetry{
+		tracer:     tp.Tracer(instrumentationName, trace.WithInstrumentationVersion(Version)),
+		meter:      mp.Meter(instrumentationName, metric.WithInstrumentationVersion(Version)),
+		propagator: propagation.TraceContext{},
+		detailed:   detailed,
+	}
+	m := t.meter
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	var err error
+	t.requestDuration, err = m.Float64Histogram("http.client.request.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of the HTTP requests sent to webhook endpoints."), metric.WithExplicitBucketBoundaries(durationBuckets...))
+	add(err)
+	t.activeRequests, err = m.Int64UpDownCounter("http.client.active_requests", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests to webhook endpoints in flight."))
+	add(err)
+	t.attempts, err = m.Int64Counter("webhook.attempts", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Delivery attempts, by outcome: succeeded, retried (another attempt follows) or failed (the last)."))
+	add(err)
+	t.deliveries, err = m.Int64Counter("webhook.deliveries", metric.WithUnit("{delivery}"),
+		metric.WithDescription("Deliveries that reached an outcome: succeeded, failed (out of retries), retried (a retry was scheduled) or cancelled."))
+	add(err)
+	t.latency, err = m.Float64Histogram("webhook.delivery.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time from Enqueue (or the start of Broadcast) to the delivery's success."), metric.WithExplicitBucketBoundaries(durationBuckets...))
+	add(err)
+	t.broadcasts, err = m.Float64Histogram("webhook.broadcast.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of Broadcast calls, history included."), metric.WithExplicitBucketBoundaries(durationBuckets...))
+	add(err)
+	t.enqueued, err = m.Int64Counter("webhook.enqueued", metric.WithUnit("{delivery}"),
+		metric.WithDescription("Deliveries written to the outbox by Enqueue, EnqueueTx and Redeliver."))
+	add(err)
+	t.circuitChanges, err = m.Int64Counter("webhook.circuit.changes", metric.WithUnit("{change}"),
+		metric.WithDescription("Circuit breakers that opened or closed, by new state."))
+	add(err)
+	t.autoDisables, err = m.Int64Counter("webhook.auto_disables", metric.WithUnit("{webhook}"),
+		metric.WithDescription("Webhooks the library disabled because they kept failing."))
+	add(err)
+	t.historyFailures, err = m.Int64Counter("webhook.history.write_failures", metric.WithUnit("{row}"),
+		metric.WithDescription("History rows that could not be written (Broadcast's, or the workers' before a successful retry of the write)."))
+	add(err)
+	t.outboxDepth, err = m.Int64ObservableGauge("webhook.outbox.deliveries", metric.WithUnit("{delivery}"),
+		metric.WithDescription("Deliveries in the outbox, by status (pending, failed); database-wide, so every instance reports the same value."))
+	add(err)
+	t.oldestDue, err = m.Float64ObservableGauge("webhook.outbox.oldest_due_age", metric.WithUnit("s"),
+		metric.WithDescription("How long the oldest due pending delivery that no worker holds has been waiting; 0 when none. Database-wide."))
+	add(err)
+	t.openCircuits, err = m.Int64ObservableGauge("webhook.circuits.open", metric.WithUnit("{webhook}"),
+		metric.WithDescription("Webhooks whose circuit breaker is open. Database-wide."))
+	add(err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// deliveryAttrs are the metric attributes of a delivery: low cardinality
+// unless detailed.
+func (t *telemetry) deliveryAttrs(event, scopeType, scopeCode, webhook string, queued bool, extra ...attribute.KeyValue) metric.MeasurementOption {
+	kv := make([]attribute.KeyValue, 0, 6+len(extra))
+	kv = append(kv, attrEvent.String(event), attrScopeType.String(scopeType), attrQueued.Bool(queued))
+	if t.detailed {
+		kv = append(kv, attrScopeCode.String(scopeCode), attrWebhook.String(webhook))
+	}
+	kv = append(kv, extra...)
+	return metric.WithAttributeSet(attribute.NewSet(kv...))
+}
+
+// hostPort splits an endpoint URL into server.address and server.port.
+func hostPort(endpoint string) (string, int) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", 0
+	}
+	host := u.Hostname()
+	port, _ := strconv.Atoi(u.Port())
+	if port == 0 {
+		switch u.Scheme {
+		case "https":
+			port = 443
+		case "http":
+			port = 80
+		}
+	}
+	return host, port
+}
+
+// errorType is the error.type of a failed attempt: the status code of an
+// answer, or a short class of the failure that prevented one.
+func errorType(ar *AttemptResult) string {
+	switch {
+	case ar.Success:
+		return ""
+	case ar.StatusCode != 0:
+		return strconv.Itoa(ar.StatusCode)
+	case errors.Is(ar.Err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(ar.Err, context.Canceled):
+		return "canceled"
+	case errors.Is(ar.Err, ErrForbiddenAddress):
+		return "forbidden_address"
+	case errors.Is(ar.Err, ErrInvalidWebhook):
+		return "invalid_webhook"
+	case errors.Is(ar.Err, ErrPayloadTooLarge):
+		return "payload_too_large"
+	case errors.Is(ar.Err, ErrDecrypt):
+		return "decrypt"
+	case errors.Is(ar.Err, ErrCircuitOpen):
+		return "circuit_open"
+	}
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.As(ar.Err, &dnsErr):
+		return "dns"
+	case errors.As(ar.Err, &opErr):
+		return "connection"
+	}
+	return "_OTHER"
+}
+
+// startAttemptSpan starts the client span of one request. links are the
+// trace contexts of the enqueue spans the delivery came from.
+func (t *telemetry) startAttemptSpan(ctx context.Context, p *prepared, attempt int, links []trace.Link) (context.Context, trace.Span) {
+	host, port := hostPort(p.out.endpoint)
+	return t.tracer.Start(ctx, p.out.method, trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...),
+		trace.WithAttributes(
+			attrHTTPMethod.String(p.out.method), attrURLFull.String(redactURL(p.out.endpoint)),
+			attrServerAddress.String(host), attrServerPort.Int(port),
+			attrEvent.String(p.eventCode), attrScopeType.String(p.t.row.ScopeType), attrScopeCode.String(p.t.row.ScopeCode),
+			attrWebhook.String(p.t.row.Code), attrDeliveryID.String(p.deliveryID), attrAttempt.Int(attempt),
+		))
+}
+
+// endAttempt records an attempt's request metrics and ends its span.
+func (t *telemetry) endAttempt(span trace.Span, p *prepared, ar *AttemptResult) {
+	host, port := hostPort(p.out.endpoint)
+	kv := []attribute.KeyValue{attrHTTPMethod.String(p.out.method), attrServerAddress.String(host), attrServerPort.Int(port)}
+	if ar.StatusCode != 0 {
+		kv = append(kv, attrHTTPStatus.Int(ar.StatusCode))
+		span.SetAttributes(attrHTTPStatus.Int(ar.StatusCode))
+	}
+	if et := errorType(ar); et != "" {
+		kv = append(kv, attrErrorType.String(et))
+		span.SetAttributes(attrErrorType.String(et))
+		msg := ""
+		if ar.Err != nil {
+			msg = ar.Err.Error() // credentials already scrubbed
+		}
+		span.SetStatus(codes.Error, msg)
+	}
+	t.requestDuration.Record(context.Background(), ar.Duration.Seconds(), metric.WithAttributeSet(attribute.NewSet(kv...)))
+	span.End()
+}
+
+// traceParent returns the W3C traceparent of ctx's span, "" if none.
+func (t *telemetry) traceParent(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	carrier := propagation.MapCarrier{}
+	t.propagator.Inject(ctx, carrier)
+	return carrier.Get("traceparent")
+}
+
+// linkTo returns a link to the span whose traceparent tp is, if valid.
+func (t *telemetry) linkTo(tp string) []trace.Link {
+	if tp == "" {
+		return nil
+	}
+	ctx := t.propagator.Extract(context.Background(), propagation.MapCarrier{"traceparent": tp})
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return nil
+	}
+	return []trace.Link{{SpanContext: sc}}
+}
+
+// inject adds the traceparent (and tracestate) of ctx's span to h.
+func (t *telemetry) inject(ctx context.Context, h http.Header) {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		t.propagator.Inject(ctx, propagation.HeaderCarrier(h))
+	}
+}
+
+// traceID returns the trace id of ctx's span for log lines, "" if none.
+func traceID(ctx context.Context) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return sc.TraceID().String()
+	}
+	return ""
+}
+
+// observe registers the database-wide gauges, read with a few cheap
+// queries per collection. The returned function unregisters them.
+func (c *Client) observe() (func(), error) {
+	t := c.tel
+	reg, err := t.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		g, err := c.outboxGauges(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range []string{StatusPending, StatusFailed} {
+			o.ObserveInt64(t.outboxDepth, g.counts[s], metric.WithAttributes(attrStatus.String(s)))
+		}
+		o.ObserveFloat64(t.oldestDue, g.oldestDue.Seconds())
+		o.ObserveInt64(t.openCircuits, g.openCircuits)
+		return nil
+	}, t.outboxDepth, t.oldestDue, t.openCircuits)
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = reg.Unregister() }, nil
+}
+
+// outboxGauges is what the gauges and Client.Health read of the outbox.
+type outboxGaugeValues struct {
+	counts       map[string]int64 // pending and failed
+	oldestDue    time.Duration
+	openCircuits int64
+}
+
+func (c *Client) outboxGauges(ctx context.Context) (outboxGaugeValues, error) {
+	v := outboxGaugeValues{counts: map[string]int64{StatusPending: 0, StatusFailed: 0}}
+	now := c.now().UTC()
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	db := c.dbCtx(ctx)
+	if err := db.Model(&deliveryRow{}).Select("status, COUNT(*) AS n").Where("status IN ?", []string{StatusPending, StatusFailed}).
+		Group("status").Scan(&rows).Error; err != nil {
+		return v, err
+	}
+	for _, r := range rows {
+		v.counts[r.Status] = r.N
+	}
+	var oldest []deliveryRow
+	if err := db.Model(&deliveryRow{}).Select("next_attempt_at").Where("status = ? AND next_attempt_at <= ? AND lease_owner IS NULL", StatusPending, now).
+		Order("next_attempt_at").Limit(1).Find(&oldest).Error; err != nil {
+		return v, err
+	}
+	if len(oldest) == 1 {
+		v.oldestDue = max(now.Sub(oldest[0].NextAttemptAt), 0)
+	}
+	if err := db.Model(&webhookRow{}).Where("circuit_open_until > ?", now).Count(&v.openCircuits).Error; err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// delivered counts a delivery's final outcome and, on success, its latency
+// from enqueue (or the start of Broadcast).
+func (t *telemetry) delivered(event, scopeType, scopeCode, webhook string, queued, success bool, latency time.Duration) {
+	outcome := outcomeNameFailed
+	if success {
+		outcome = outcomeNameSucceeded
+	}
+	t.deliveries.Add(context.Background(), 1, t.deliveryAttrs(event, scopeType, scopeCode, webhook, queued, attrOutcome.String(outcome)))
+	if success {
+		t.latency.Record(context.Background(), max(latency, 0).Seconds(), t.deliveryAttrs(event, scopeType, scopeCode, webhook, queued))
+	}
+}
+
+// errorClass is the error.type of a call that failed as a whole.
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, ErrEventNotFound):
+		return "event_not_found"
+	case errors.Is(err, ErrInvalidArgument):
+		return "invalid_argument"
+	case errors.Is(err, ErrPayloadTooLarge):
+		return "payload_too_large"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "database"
+}
+
+// deliveryAttrsNoEvent are the metric attributes of a webhook's own
+// changes: its scope type, and its codes when detailed.
+func (t *telemetry) deliveryAttrsNoEvent(scope Scope, webhook string, extra ...attribute.KeyValue) metric.MeasurementOption {
+	kv := []attribute.KeyValue{attrScopeType.String(scope.Type)}
+	if t.detailed {
+		kv = append(kv, attrScopeCode.String(scope.Code), attrWebhook.String(webhook))
+	}
+	return metric.WithAttributeSet(attribute.NewSet(append(kv, extra...)...))
+}
