@@ -85,10 +85,13 @@ func TestServiceExportsMetricsAndTraces(t *testing.T) {
 	post("/enqueue")
 
 	// The enqueued delivery is sent by the workers: wait for its success.
+	// (One scrape reads the gauges before the counters, so the outbox gauge
+	// may trail the counter by a scrape.)
 	queued := regexp.MustCompile(`(?m)^webhook_deliveries_total\{[^}]*webhook_outcome="succeeded"[^}]*webhook_queued="true"[^}]*\} 1$`)
+	drained := regexp.MustCompile(`(?m)^webhook_outbox_deliveries\{[^}]*webhook_delivery_status="pending"[^}]*\} 0$`)
 	var metrics string
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if metrics = scrape(); queued.MatchString(metrics) {
+		if metrics = scrape(); queued.MatchString(metrics) && drained.MatchString(metrics) {
 			break
 		}
 	}
