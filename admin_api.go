@@ -145,6 +145,7 @@ func (c *Client) SetWebhookEnabled(ctx context.Context, scopeType, scopeCode, co
 		changes["consecutive_failures"] = 0
 		changes["failing_since"] = nil
 		changes["disabled_reason"] = nil
+		changes["disabled_at"] = nil
 	}
 	res := c.dbCtx(ctx).Model(&webhookRow{}).Where("scope_type = ? AND scope_code = ? AND code = ?", scopeType, scopeCode, code).Updates(changes)
 	if res.Error != nil {

@@ -102,7 +102,7 @@ func testFixtureMigrateKeepsPythonSchema(t *testing.T, tdb *testDB) {
 		for _, col := range []string{"webhook_history.attempt", "webhook_history.duration_us", "webhook_history.error_message", "webhook_history.queued",
 			"webhook_webhook.consecutive_failures", "webhook_webhook.failing_since", "webhook_webhook.disabled_reason",
 			"webhook_webhook.circuit_failures", "webhook_webhook.circuit_open_until", "webhook_webhook.circuit_opened_at",
-			"webhook_webhook.circuit_probes", "webhook_webhook.circuit_reason"} {
+			"webhook_webhook.circuit_probes", "webhook_webhook.circuit_reason", "webhook_webhook.disabled_at"} {
 			if name == "column "+col {
 				added = true
 				if !strings.Contains(def, "nullable=YES") && !strings.Contains(def, "default=1") && !strings.Contains(def, "default=0") && !strings.Contains(def, "default=false") {

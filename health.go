@@ -13,12 +13,14 @@ import (
 // WebhookDisabled describes a webhook that the library disabled because it
 // kept failing (Config.DisableAfterFailures, Config.DisableAfterFailingFor).
 type WebhookDisabled struct {
-	Scope       Scope
-	WebhookCode string
+	Scope       Scope  `json:"scope"`
+	WebhookCode string `json:"webhook_code"`
 	// Reason is also stored in the webhook's disabled_reason column.
-	Reason              string
-	ConsecutiveFailures int
-	FailingSince        time.Time
+	Reason              string    `json:"reason"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	FailingSince        time.Time `json:"failing_since,omitzero"`
+	// DisabledAt is when it was disabled.
+	DisabledAt time.Time `json:"disabled_at"`
 }
 
 // healthEvents are the changes trackHealth made that deserve a log line and
@@ -207,7 +209,7 @@ func (c *Client) trackWebhook(ctx context.Context, pool gorm.ConnPool, s *webhoo
 	default:
 		return nil
 	}
-	if _, err := exec(`UPDATE webhook_webhook SET enable_webhook = ?, disabled_reason = ? WHERE id = ?`, false, reason, s.id); err != nil {
+	if _, err := exec(`UPDATE webhook_webhook SET enable_webhook = ?, disabled_reason = ?, disabled_at = ? WHERE id = ?`, false, reason, now, s.id); err != nil {
 		return fmt.Errorf("webhook: disabling %s: %w", s.key.code, err)
 	}
 	if _, err := exec(`UPDATE webhook_delivery SET status = ?, last_error = ?, finished_at = ?, next_attempt_at = ?
@@ -217,7 +219,7 @@ func (c *Client) trackWebhook(ctx context.Context, pool gorm.ConnPool, s *webhoo
 	}
 	ev.disabled = append(ev.disabled, WebhookDisabled{
 		Scope: scope, WebhookCode: s.key.code, Reason: reason,
-		ConsecutiveFailures: count, FailingSince: since.Time,
+		ConsecutiveFailures: count, FailingSince: since.Time, DisabledAt: now,
 	})
 	return nil
 }

@@ -281,7 +281,10 @@ func (c *Client) recordAttempts(ctx context.Context, outcomes ...*attemptOutcome
 		g.busy = false
 	}
 	g.mu.Unlock()
-	if b.err != nil {
+	if b.err == nil {
+		c.histRows.Add(int64(len(b.outcomes)))
+	} else {
+		c.histFailures.Add(int64(len(b.outcomes)))
 		c.tel.historyFailures.Add(ctx, int64(len(b.outcomes)), metric.WithAttributes(attrQueued.Bool(false)))
 		c.log.Error("webhook: recording history failed", "rows", len(b.outcomes), "err", b.err)
 	}

@@ -19,6 +19,10 @@ type instanceRow struct {
 	Workers    int       `gorm:"column:workers;not null"`
 	StartedAt  time.Time `gorm:"column:started_at;not null"`
 	LastSeenAt time.Time `gorm:"column:last_seen_at;not null"`
+	// History rows the instance wrote, and failed to write, since it
+	// started (written with each heartbeat).
+	HistoryRows     int64 `gorm:"column:history_rows;not null;default:0"`
+	HistoryFailures int64 `gorm:"column:history_failures;not null;default:0"`
 }
 
 func (instanceRow) TableName() string { return "webhook_instance" }
@@ -38,6 +42,11 @@ type Instance struct {
 	Alive bool `json:"alive"`
 	// Leased is the number of deliveries it holds at the moment.
 	Leased int64 `json:"leased"`
+	// HistoryRows and HistoryFailures count the history rows the client
+	// wrote, and failed to write (each failure counted once per try), since
+	// it started; updated with each heartbeat.
+	HistoryRows     int64 `json:"history_rows"`
+	HistoryFailures int64 `json:"history_failures"`
 }
 
 // Instances lists the processes whose workers ran recently (within the
@@ -66,7 +75,7 @@ func (c *Client) Instances(ctx context.Context) ([]Instance, error) {
 			ID: r.ID, Host: r.Host, PID: r.PID, Version: r.Version, Workers: r.Workers,
 			StartedAt: r.StartedAt, LastSeen: r.LastSeenAt,
 			Alive:  r.LastSeenAt.After(now.Add(-c.cfg.LeaseDuration)),
-			Leased: counts[r.ID],
+			Leased: counts[r.ID], HistoryRows: r.HistoryRows, HistoryFailures: r.HistoryFailures,
 		}
 	}
 	return out, nil

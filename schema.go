@@ -81,6 +81,7 @@ type webhookRow struct {
 	ConsecutiveFailures int        `gorm:"column:consecutive_failures;type:integer;not null;default:0"`
 	FailingSince        *time.Time `gorm:"column:failing_since"`
 	DisabledReason      *string    `gorm:"column:disabled_reason;type:text"`
+	DisabledAt          *time.Time `gorm:"column:disabled_at"` // when the library disabled it
 	// The circuit breaker, shared by every instance (see circuit.go).
 	CircuitFailures  int        `gorm:"column:circuit_failures;type:integer;not null;default:0"`
 	CircuitOpenUntil *time.Time `gorm:"column:circuit_open_until"`
@@ -142,6 +143,9 @@ var addedColumns = []struct {
 	{&historyRow{}, "ErrorMessage"},
 	{&historyRow{}, "Queued"},
 	{&deliveryRow{}, "TraceParent"},
+	{&instanceRow{}, "HistoryRows"},
+	{&instanceRow{}, "HistoryFailures"},
+	{&webhookRow{}, "DisabledAt"},
 	{&webhookRow{}, "ConsecutiveFailures"},
 	{&webhookRow{}, "FailingSince"},
 	{&webhookRow{}, "DisabledReason"},

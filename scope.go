@@ -126,6 +126,7 @@ func (c *Client) ApplyScopeWebhooks(ctx context.Context, scopeType, scopeCode st
 					changes["consecutive_failures"] = 0
 					changes["failing_since"] = nil
 					changes["disabled_reason"] = nil
+					changes["disabled_at"] = nil
 				}
 				err = tx.Model(&webhookRow{}).Where("id = ?", old.ID).Updates(changes).Error
 			} else {

@@ -76,6 +76,7 @@ var suite = []suiteTest{
 	{"MaxPayloadBytes", testMaxPayloadBytes},
 	{"OperatorAPI", testOperatorAPI},
 	{"DeliveriesListsBroadcasts", testDeliveriesListsBroadcasts},
+	{"HealthTellsOperatorsWhatIsWrong", testHealthTellsOperatorsWhatIsWrong},
 	{"PagingAndCounting", testPagingAndCounting},
 	{"HangingEndpointDoesNotStallOthers", testHangingEndpointDoesNotStallOthers},
 	{"BacklogOfOneWebhookDoesNotDelayAnother", testBacklogOfOneWebhookDoesNotDelayAnother},

@@ -319,6 +319,9 @@ type Client struct {
 	workerMu  sync.Mutex
 	worker    *worker // nil unless started
 	tel       *telemetry
+	// History rows written and failed since New, reported with the
+	// heartbeat (Instance.HistoryRows, Health).
+	histRows, histFailures atomic.Int64
 }
 
 // New returns a Client that stores its data through db. db may use any GORM

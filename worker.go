@@ -336,7 +336,8 @@ func (w *worker) beat(timeout time.Duration) error {
 	defer cancel()
 	now := c.now().UTC()
 	unlock := c.lockWrites()
-	res, err := unprepared(c.db.Statement.ConnPool).ExecContext(ctx, c.ph.rebind("UPDATE webhook_instance SET last_seen_at = ? WHERE id = ?"), now, w.owner)
+	res, err := unprepared(c.db.Statement.ConnPool).ExecContext(ctx, c.ph.rebind("UPDATE webhook_instance SET last_seen_at = ?, history_rows = ?, history_failures = ? WHERE id = ?"),
+		now, c.histRows.Load(), c.histFailures.Load(), w.owner)
 	unlock()
 	if err != nil {
 		return err
@@ -423,6 +424,7 @@ func (w *worker) run() bool {
 				w.rewrite = true
 				for _, r := range batch {
 					if r.attempt != nil {
+						c.histFailures.Add(1)
 						c.tel.historyFailures.Add(w.ctx, 1, metric.WithAttributes(attrQueued.Bool(true)))
 					}
 				}
@@ -1268,6 +1270,9 @@ func (w *worker) countOutcomes(batch []*jobResult) {
 	now := w.c.now()
 	for _, r := range batch {
 		row := r.job.row
+		if r.attempt != nil {
+			w.c.histRows.Add(1)
+		}
 		switch r.outcome {
 		case outcomeSucceeded:
 			t.delivered(row.EventCode, row.ScopeType, row.ScopeCode, row.WebhookCode, true, true, now.Sub(row.CreatedAt))
