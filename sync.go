@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/scopehook/webhook/internal/strictyaml"
 	"gopkg.in/yaml.v3"
 	"gorm.io/gorm"
 )
@@ -260,144 +260,87 @@ func ParseEvents(name string, data []byte) ([]Event, error) {
 	if len(data) > MaxEventsFileBytes {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalidEvents, name, MaxEventsFileBytes)
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errAt(1, "the file is empty: it needs \"version: 1\" and an \"events\" list")
+	// The messages quote values: an events file holds no credential.
+	dec := strictyaml.Decoder{ShowValues: true}
+	var file eventsFile
+	if err := dec.Decode(data, &file); err != nil {
+		if errors.Is(err, strictyaml.ErrEmpty) {
+			return nil, errAt(1, "the file is empty: it needs \"version: 1\" and an \"events\" list")
+		}
+		return nil, yamlError(name, err)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%w: %s: not valid YAML: %v", ErrInvalidEvents, name, err)
+	if v := file.Version; v.Kind != 0 && (v.Kind != yaml.ScalarNode || v.Value != "1") {
+		return nil, errAt(v.Line, "unknown version %q: only version 1 is supported", v.Value)
 	}
-	if doc.Kind == 0 || len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
-		return nil, errAt(1, "the file is empty: it needs \"version: 1\" and an \"events\" list")
+	if file.Events.Kind == 0 {
+		return nil, errAt(file.Line, "no \"events\" list")
 	}
-	root := doc.Content[0]
-	if root.Kind != yaml.MappingNode {
-		return nil, errAt(root.Line, "the document is %s, want a mapping with \"version\" and \"events\"", nodeKind(root))
+	var specs []eventSpec
+	if err := dec.DecodeNode(&file.Events, `"events"`, &specs); err != nil {
+		return nil, yamlError(name, err)
 	}
-	var eventsNode *yaml.Node
-	if k, first := repeatedKey(root); k != nil {
-		return nil, errAt(k.Line, "key %q is repeated (first on line %d)", k.Value, first)
-	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i], root.Content[i+1]
-		switch k.Value {
-		case "version":
-			if v.Kind != yaml.ScalarNode || v.Value != "1" {
-				return nil, errAt(v.Line, "unknown version %q: only version 1 is supported", v.Value)
+	events := make([]Event, 0, len(specs))
+	lines := make(map[string]int, len(specs))
+	for _, spec := range specs {
+		ev := Event{Code: spec.Code, Name: spec.Name, Description: spec.Description}
+		if spec.Info.Kind != 0 && !(spec.Info.Kind == yaml.ScalarNode && spec.Info.ShortTag() == "!!null") {
+			var info map[string]any
+			if err := dec.DecodeNode(&spec.Info, "info", &info); err != nil {
+				return nil, yamlError(name, err)
 			}
-		case "events":
-			eventsNode = v
-		default:
-			return nil, errAt(k.Line, "unknown key %q: the top level has only \"version\" and \"events\"", k.Value)
-		}
-	}
-	if eventsNode == nil {
-		return nil, errAt(root.Line, "no \"events\" list")
-	}
-	if eventsNode.Kind == yaml.ScalarNode && eventsNode.Tag == "!!null" {
-		return []Event{}, nil
-	}
-	if eventsNode.Kind != yaml.SequenceNode {
-		return nil, errAt(eventsNode.Line, "\"events\" is %s, want a list", nodeKind(eventsNode))
-	}
-	events := make([]Event, 0, len(eventsNode.Content))
-	lines := make(map[string]int, len(eventsNode.Content))
-	for _, item := range eventsNode.Content {
-		if item.Kind != yaml.MappingNode {
-			return nil, errAt(item.Line, "an event is %s, want a mapping with code and name", nodeKind(item))
-		}
-		if k, first := repeatedKey(item); k != nil {
-			return nil, errAt(k.Line, "key %q is repeated (first on line %d)", k.Value, first)
-		}
-		var ev Event
-		var hasCode, hasName bool
-		for i := 0; i+1 < len(item.Content); i += 2 {
-			k, v := item.Content[i], item.Content[i+1]
-			switch k.Value {
-			case "code", "name", "description":
-				if v.Kind != yaml.ScalarNode {
-					return nil, errAt(v.Line, "%s is %s, want text", k.Value, nodeKind(v))
-				}
-				val := v.Value
-				if v.Tag == "!!null" {
-					val = ""
-				}
-				switch k.Value {
-				case "code":
-					ev.Code, hasCode = val, true
-				case "name":
-					ev.Name, hasName = val, true
-				default:
-					ev.Description = val
-				}
-			case "info":
-				if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
-					continue
-				}
-				if v.Kind != yaml.MappingNode {
-					return nil, errAt(v.Line, "info is %s, want a mapping", nodeKind(v))
-				}
-				var info map[string]any
-				if err := v.Decode(&info); err != nil {
-					return nil, errAt(v.Line, "info: %v", err)
-				}
-				if _, err := marshalJSON(info); err != nil {
-					return nil, errAt(v.Line, "info cannot be stored as JSON (keys must be text): %v", err)
-				}
-				ev.Info = info
-			default:
-				return nil, errAt(k.Line, "unknown key %q: an event has code, name, description and info", k.Value)
+			if _, err := marshalJSON(info); err != nil {
+				return nil, errAt(spec.Info.Line, "info cannot be stored as JSON (keys must be text): %v", err)
 			}
+			ev.Info = info
 		}
-		if !hasCode || strings.TrimSpace(ev.Code) == "" {
-			return nil, errAt(item.Line, "an event has no code")
+		if strings.TrimSpace(ev.Code) == "" {
+			return nil, errAt(spec.Line, "an event has no code")
 		}
-		if !hasName || strings.TrimSpace(ev.Name) == "" {
-			return nil, errAt(item.Line, "event %q has no name", ev.Code)
+		if strings.TrimSpace(ev.Name) == "" {
+			return nil, errAt(spec.Line, "event %q has no name", ev.Code)
 		}
 		if msg := validateEvent(ev); msg != "" {
-			return nil, errAt(item.Line, "%s", msg)
+			return nil, errAt(spec.Line, "%s", msg)
 		}
 		if first, dup := lines[ev.Code]; dup {
-			return nil, errAt(item.Line, "duplicate event code %q (first defined on line %d)", ev.Code, first)
+			return nil, errAt(spec.Line, "duplicate event code %q (first defined on line %d)", ev.Code, first)
 		}
-		lines[ev.Code] = item.Line
+		lines[ev.Code] = spec.Line
 		events = append(events, ev)
 	}
 	return events, nil
 }
 
-// repeatedKey returns the second occurrence of a key of mapping m and the
-// line of the first, or nil. yaml.v3 does not report repeated keys when it
-// decodes into a yaml.Node, and the last one would silently win.
-func repeatedKey(m *yaml.Node) (*yaml.Node, int) {
-	seen := make(map[string]int, len(m.Content)/2)
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k := m.Content[i]
-		if first, dup := seen[k.Value]; dup && k.Kind == yaml.ScalarNode {
-			return k, first
-		}
-		seen[k.Value] = k.Line
-	}
-	return nil, 0
+// eventsFile is an events YAML document. Version and Events are kept as
+// nodes: ParseEvents checks the version's text and tells a missing events
+// list from an empty one.
+type eventsFile struct {
+	Line    int       `yaml:",line"`
+	Version yaml.Node `yaml:"version"`
+	Events  yaml.Node `yaml:"events"`
 }
 
-func nodeKind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
-			return "empty"
-		}
-		return fmt.Sprintf("the value %q", n.Value)
-	default:
-		return "empty"
+// eventSpec is an event as the file writes it. Info is kept as a node, for
+// the line of a JSON encoding error.
+type eventSpec struct {
+	Line        int       `yaml:",line"`
+	Code        string    `yaml:"code"`
+	Name        string    `yaml:"name"`
+	Description string    `yaml:"description"`
+	Info        yaml.Node `yaml:"info"`
+}
+
+// YAMLName names an event in the messages of strictyaml.
+func (eventSpec) YAMLName() string { return "an event" }
+
+// yamlError turns an error of strictyaml into an ErrInvalidEvents naming
+// the file and the line.
+func yamlError(name string, err error) error {
+	var e *strictyaml.Error
+	if errors.As(err, &e) {
+		return fmt.Errorf("%w: %s:%d: %s", ErrInvalidEvents, name, e.Line, e.Msg)
 	}
+	return fmt.Errorf("%w: %s: %v", ErrInvalidEvents, name, err)
 }
 
 func readAllLimit(r io.Reader, limit int64) ([]byte, error) {

@@ -41,7 +41,7 @@ const applyExample = `scopes:
 func applyCommand() *command {
 	return &command{
 		name:         "apply",
-		synopsis:     "[--dry-run] FILE.yaml",
+		synopsis:     "[--dry-run] [--json] FILE.yaml",
 		summary:      "make the webhooks and subscriptions of scopes what a YAML file says",
 		interspersed: true,
 		help: `Applies the webhooks and subscriptions of the scopes that FILE.yaml lists:
@@ -78,16 +78,68 @@ Prints, for each scope, the webhooks created, updated, unchanged and
 deleted and the subscriptions added, removed and unchanged, by code; never
 a credential. An invalid file or webhook (the message names the line, the
 scope and the webhook), or a subscription to an event that is not synced,
-exits with status 3.`,
+exits with status 3. With --json, prints one JSON object instead: {"file",
+"dry_run", "scopes": [{"scope": {"type", "code"}, "webhooks": {"created",
+"updated", "unchanged", "deleted"} (lists of codes), "subscriptions":
+{"added", "removed", "unchanged"} (counts)}]}; warnings still go to
+stderr.`,
 		example: progName + " --db /srv/app/webhook.db apply --dry-run webhooks.yaml   # the variables it references exported\n" +
-			progName + " --db /srv/app/webhook.db apply webhooks.yaml",
-		setup: func(fs *flag.FlagSet) action {
-			dryRun := fs.Bool("dry-run", false, "check the file against the database and print what would change, but write nothing")
-			return func(ctx context.Context, a *app, args []string) error {
-				return apply(ctx, a, args, *dryRun)
-			}
-		},
+			progName + " --db /srv/app/webhook.db apply webhooks.yaml\n" +
+			progName + " --db /srv/app/webhook.db apply --json webhooks.yaml",
+		setup: setupOf[applyCmd],
 	}
+}
+
+// applyCmd is the apply command.
+type applyCmd struct {
+	dryRun, json bool
+}
+
+func (c *applyCmd) flags(fs *flag.FlagSet) {
+	fs.BoolVar(&c.dryRun, "dry-run", false, "check the file against the database and print what would change, but write nothing")
+	fs.BoolVar(&c.json, "json", false, "print what changed as a JSON object instead of text")
+}
+
+func (c *applyCmd) run(ctx context.Context, a *app, args []string) error {
+	return apply(ctx, a, args, c)
+}
+
+// applyJSON is what apply --json prints.
+type applyJSON struct {
+	File   string             `json:"file"`
+	DryRun bool               `json:"dry_run"`
+	Scopes []scopeChangesJSON `json:"scopes"`
+}
+
+// scopeChangesJSON is what applying one scope changed, in applyJSON.
+type scopeChangesJSON struct {
+	Scope         scopeJSON         `json:"scope"`
+	Webhooks      webhookChangeJSON `json:"webhooks"`
+	Subscriptions subsChangeJSON    `json:"subscriptions"`
+}
+
+// webhookChangeJSON lists webhook codes by what apply did to them.
+type webhookChangeJSON struct {
+	Created   []string `json:"created"`
+	Updated   []string `json:"updated"`
+	Unchanged []string `json:"unchanged"`
+	Deleted   []string `json:"deleted"`
+}
+
+// subsChangeJSON counts the (webhook, event) subscriptions by what apply
+// did to them.
+type subsChangeJSON struct {
+	Added     int `json:"added"`
+	Removed   int `json:"removed"`
+	Unchanged int `json:"unchanged"`
+}
+
+// nonNil returns list, or an empty list for nil, so that JSON shows [].
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
 
 func indent(s, prefix string) string {
@@ -104,7 +156,8 @@ type scopeChanges struct {
 	subsAdded, subsRemoved, subsUnchanged int
 }
 
-func apply(ctx context.Context, a *app, args []string, dryRun bool) error {
+func apply(ctx context.Context, a *app, args []string, c *applyCmd) error {
+	dryRun := c.dryRun
 	if len(args) != 1 {
 		return usageErrorf("apply takes 1 argument, FILE.yaml, got %d", len(args))
 	}
@@ -166,6 +219,18 @@ func apply(ctx context.Context, a *app, args []string, dryRun bool) error {
 		}
 		return withHint(err, "nothing was written")
 	}
+	if c.json {
+		out := applyJSON{File: path, DryRun: dryRun, Scopes: make([]scopeChangesJSON, len(changes))}
+		for i, ch := range changes {
+			out.Scopes[i] = scopeChangesJSON{
+				Scope: scopeJSON{ch.scope.Type, ch.scope.Code},
+				Webhooks: webhookChangeJSON{Created: nonNil(ch.created), Updated: nonNil(ch.updated),
+					Unchanged: nonNil(ch.unchanged), Deleted: nonNil(ch.deleted)},
+				Subscriptions: subsChangeJSON{Added: ch.subsAdded, Removed: ch.subsRemoved, Unchanged: ch.subsUnchanged},
+			}
+		}
+		return writeJSON(a.stdout, out)
+	}
 	for _, ch := range changes {
 		printScopeChanges(a.stdout, ch)
 	}
@@ -203,10 +268,10 @@ func applyScope(ctx context.Context, tx *gorm.DB, tc *webhook.Client, s *scopeSp
 	scope := webhook.Scope{Type: s.Type, Code: s.Code}
 	ch := scopeChanges{scope: scope}
 	where := func(err error) error {
-		line := s.line
+		line := s.Line
 		if m := webhooksItem.FindStringSubmatch(err.Error()); m != nil {
 			if i, convErr := strconv.Atoi(m[1]); convErr == nil && i < len(s.Webhooks) {
-				line = s.Webhooks[i].line
+				line = s.Webhooks[i].Line
 			}
 		}
 		return fmt.Errorf("%s:%d: scope %s: %w", printable(path), line, printable(scopeText(scope)), err)
@@ -226,7 +291,7 @@ func applyScope(ctx context.Context, tx *gorm.DB, tc *webhook.Client, s *scopeSp
 	if err := tc.ApplyScopeWebhooks(ctx, s.Type, s.Code, configs); err != nil {
 		return ch, where(err)
 	}
-	subs := s.Subscriptions
+	subs := s.Subscriptions.events
 	if subs == nil {
 		subs = map[string][]string{}
 	}

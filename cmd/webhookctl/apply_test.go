@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -185,7 +186,7 @@ func TestApplyInvalidFile(t *testing.T) {
 		{"missing subscriptions", strings.Replace(valid, "    subscriptions:\n      wh: [\"*\"]\n", "", 1),
 			[]string{`webhooks.yaml:2: a scope has no "subscriptions"`}},
 		{"wrong type", strings.Replace(valid, "        name: Hook\n", "        name: Hook\n        retry_times: sk-literal-credential\n", 1),
-			[]string{"webhooks.yaml:7: found text, want a whole number"}},
+			[]string{"webhooks.yaml:7: retry_times is text, want a whole number"}},
 		{"bad duration", strings.Replace(valid, "        name: Hook\n", "        name: Hook\n        timeout: 5 seconds\n", 1),
 			[]string{`webhooks.yaml:7: "5 seconds" is not a duration`}},
 		{"subscription of an unlisted webhook", strings.Replace(valid, `      wh: ["*"]`, `      other: ["*"]`, 1),
@@ -272,4 +273,111 @@ func TestApplyLiteralCredentials(t *testing.T) {
 		strings.Contains(res.stdout+res.stderr, "literal-token-in-file") {
 		t.Errorf("want the warning %q without the token, got %s", want, res)
 	}
+}
+
+// TestApplySyntaxErrorLines checks that a file that is not valid YAML is
+// reported at the line an editor shows the mistake on (yaml.v3's own "line
+// N" is one or more lines early for some), in the file:line: form.
+func TestApplySyntaxErrorLines(t *testing.T) {
+	t.Parallel()
+	const valid = `scopes:
+  - type: biz
+    code: biz1
+    webhooks:
+      - code: wh
+        name: Hook
+        endpoint: http://127.0.0.1:1/hooks
+    subscriptions:
+      wh: ["*"]
+`
+	unquoted := strings.Replace(valid, `["*"]`, "[template_update]", 1) // no quote to close an unclosed one
+	f := newFixture(t)
+	f.migrate()
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"unclosed quote", strings.Replace(unquoted, "name: Hook", `name: "Hook`, 1),
+			"webhooks.yaml:6: not valid YAML: found unexpected end of stream"},
+		{"unclosed quote on the first line", strings.Replace(unquoted, "scopes:", `"scopes:`, 1),
+			"webhooks.yaml:1: not valid YAML: found unexpected end of stream"},
+		{"key indented less than its siblings", strings.Replace(valid, "        endpoint:", "       endpoint:", 1),
+			"webhooks.yaml:7: not valid YAML: did not find expected '-' indicator"},
+		{"key indented more than its siblings", strings.Replace(valid, "        endpoint:", "          endpoint:", 1),
+			"webhooks.yaml:7: not valid YAML: mapping values are not allowed in this context"},
+		{"tab", strings.Replace(valid, "        endpoint:", "\tendpoint:", 1),
+			"webhooks.yaml:7: not valid YAML: found a tab character that violates indentation"},
+		{"unclosed flow list", strings.Replace(valid, `wh: ["*"]`, `wh: ["*"`, 1),
+			"webhooks.yaml:9: not valid YAML: did not find expected ',' or ']'"},
+	} {
+		f.writeFile("webhooks.yaml", tc.file)
+		wantFailure(t, f.run("apply", "webhooks.yaml"), exitInvalidInput, "invalid webhooks file: "+tc.want, "nothing was written")
+	}
+}
+
+// decodeOne decodes stdout as exactly one JSON document into v, refusing
+// fields v does not have.
+func decodeOne(t *testing.T, stdout string, v any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil || dec.More() {
+		t.Fatalf("stdout is not one JSON document of the documented fields (%v):\n%s", err, stdout)
+	}
+}
+
+func TestApplyJSON(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	f := newFixture(t)
+	f.migrate()
+	f.writeFile("config/events.yaml", twoEvents)
+	f.mustRun("sync-events", f.dir+"/config", "events.yaml")
+	f.writeFile("webhooks.yaml", webhooksYAML(rcv.URL))
+
+	res := f.runWith(applyEnv(), "apply", "--json", "--dry-run", "webhooks.yaml")
+	if res.code != exitOK || res.stderr != "" {
+		t.Fatalf("apply --json --dry-run: %s", res)
+	}
+	var got applyJSON
+	decodeOne(t, res.stdout, &got)
+	want := applyJSON{File: "webhooks.yaml", DryRun: true, Scopes: []scopeChangesJSON{
+		{Scope: scopeJSON{"biz", "biz1"}, Webhooks: webhookChangeJSON{Created: []string{"wh_ok", "wh_fail"}, Updated: []string{}, Unchanged: []string{}, Deleted: []string{}},
+			Subscriptions: subsChangeJSON{Added: 2}},
+		{Scope: scopeJSON{"biz", "biz2"}, Webhooks: webhookChangeJSON{Created: []string{"wh_other"}, Updated: []string{}, Unchanged: []string{}, Deleted: []string{}},
+			Subscriptions: subsChangeJSON{Added: 1}},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("apply --json --dry-run =\n%+v\nwant\n%+v", got, want)
+	}
+	if n := webhookCount(t, f); n != 0 {
+		t.Errorf("apply --json --dry-run wrote %d webhooks", n)
+	}
+	wantNoApplySecrets(t, "apply --json", res.stdout)
+
+	f.runWith(applyEnv(), "apply", "webhooks.yaml")
+	f.writeFile("one.yaml", "scopes:\n  - type: biz\n    code: biz2\n    webhooks: []\n    subscriptions: {}\n")
+	res = f.run("apply", "one.yaml", "--json")
+	got = applyJSON{}
+	decodeOne(t, res.stdout, &got)
+	want = applyJSON{File: "one.yaml", Scopes: []scopeChangesJSON{
+		{Scope: scopeJSON{"biz", "biz2"}, Webhooks: webhookChangeJSON{Created: []string{}, Updated: []string{}, Unchanged: []string{}, Deleted: []string{"wh_other"}},
+			Subscriptions: subsChangeJSON{Removed: 1}},
+	}}
+	if res.code != exitOK || !reflect.DeepEqual(got, want) {
+		t.Errorf("apply --json = %s\n%+v\nwant\n%+v", res, got, want)
+	}
+	if !strings.Contains(res.stdout, `"dry_run": false`) || !strings.Contains(res.stdout, `"created": []`) {
+		t.Errorf("want every field, with [] for empty lists:\n%s", res.stdout)
+	}
+
+	// Warnings and errors still go to stderr, with the same exit status.
+	f.writeFile("literal.yaml", "scopes:\n  - type: biz\n    code: biz3\n    webhooks:\n      - {code: wh, name: W, endpoint: "+rcv.URL+"/ok, auth: {type: bearer, token: literal-token-in-file}}\n    subscriptions: {}\n")
+	res = f.run("apply", "--json", "literal.yaml")
+	got = applyJSON{}
+	decodeOne(t, res.stdout, &got)
+	if res.code != exitOK || !strings.Contains(res.stderr, "warning: literal.yaml:5: auth.token is written in the file") || len(got.Scopes) != 1 {
+		t.Errorf("apply --json with a warning: %s", res)
+	}
+	f.writeFile("bad.yaml", "scopes: []\n")
+	wantFailure(t, f.run("apply", "--json", "bad.yaml"), exitInvalidInput, `bad.yaml:1: "scopes" is empty`)
 }

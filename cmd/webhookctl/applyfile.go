@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -15,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/strictyaml"
 	"gopkg.in/yaml.v3"
 )
 
@@ -28,25 +26,45 @@ const maxScopeLen = 64
 // with status 3.
 var errInvalidFile = errors.New("invalid webhooks file")
 
-// The webhooks file, as apply reads it. Every struct lists its keys in yaml
-// tags; any other key is an error naming its line.
+// The webhooks file, as apply reads it with strictyaml: every struct lists
+// its keys in yaml tags; any other key, a repeated one or a value of the
+// wrong kind is an error naming its line, and never shows a value.
 
 type applyFile struct {
 	Version int         `yaml:"version"`
-	Scopes  []scopeSpec `yaml:"scopes"`
+	Scopes  []scopeSpec `yaml:"scopes,required"`
 }
 
 type scopeSpec struct {
-	Type          string              `yaml:"type"`
-	Code          string              `yaml:"code"`
-	Webhooks      []webhookSpec       `yaml:"webhooks"`
-	Subscriptions map[string][]string `yaml:"subscriptions"`
+	Line          int               `yaml:",line"`
+	Type          string            `yaml:"type,required"`
+	Code          string            `yaml:"code,required"`
+	Webhooks      []webhookSpec     `yaml:"webhooks,required"`
+	Subscriptions subscriptionsSpec `yaml:"subscriptions,required"`
+}
 
-	line     int
-	subLines map[string]int // line of each key of subscriptions
+func (scopeSpec) YAMLName() string { return "a scope" }
+
+// subscriptionsSpec is the subscriptions of a scope, webhook code to event
+// codes, with the line of each webhook code.
+type subscriptionsSpec struct {
+	events map[string][]string
+	lines  map[string]int
+}
+
+func (s *subscriptionsSpec) UnmarshalStrictYAML(n *yaml.Node, what string, decode strictyaml.DecodeFunc) error {
+	if err := decode(n, what, &s.events); err != nil {
+		return err
+	}
+	s.lines = make(map[string]int, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		s.lines[n.Content[i].Value] = n.Content[i].Line
+	}
+	return nil
 }
 
 type webhookSpec struct {
+	Line               int               `yaml:",line"`
 	Code               string            `yaml:"code"`
 	Name               string            `yaml:"name"`
 	Endpoint           string            `yaml:"endpoint"`
@@ -62,105 +80,27 @@ type webhookSpec struct {
 	SigningSecrets     []string          `yaml:"signing_secrets"`
 	Disabled           bool              `yaml:"disabled"`
 	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
-
-	line int
 }
 
+func (webhookSpec) YAMLName() string { return "a webhook" }
+
 type authSpec struct {
-	Type     string `yaml:"type"`
+	Type     string `yaml:"type,required"`
 	Token    string `yaml:"token"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
 }
 
 type headerSpec struct {
-	Key   string `yaml:"key"`
-	Value string `yaml:"value"`
+	Key   string `yaml:"key,required"`
+	Value string `yaml:"value,required"`
 	Doc   string `yaml:"doc"`
 }
 
-// lineError is a problem at a line of the file.
-type lineError struct {
-	line int
-	msg  string
-}
+func (headerSpec) YAMLName() string { return "a header" }
 
-func (e *lineError) Error() string { return fmt.Sprintf("%d: %s", e.line, e.msg) }
-
-func lineErrorf(line int, format string, args ...any) error {
-	return &lineError{line: line, msg: fmt.Sprintf(format, args...)}
-}
-
-// checkMapping checks that n is a mapping whose keys are all fields of the
-// struct v, each once, and that the required ones are present.
-func checkMapping(n *yaml.Node, what string, v any, required ...string) error {
-	if n.Kind != yaml.MappingNode {
-		return lineErrorf(n.Line, "%s is %s, want a mapping", what, describeNode(n))
-	}
-	known := yamlKeys(reflect.TypeOf(v))
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		if first, dup := seen[k.Value]; dup {
-			return lineErrorf(k.Line, "key %q is repeated in %s (first on line %d)", k.Value, what, first)
-		}
-		seen[k.Value] = k.Line
-		if !slicesContains(known, k.Value) {
-			hint := ""
-			if s := closest(k.Value, known); s != "" {
-				hint = fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			return lineErrorf(k.Line, "unknown key %q in %s%s: the keys are %s", printable(k.Value), what, hint, strings.Join(known, ", "))
-		}
-	}
-	for _, r := range required {
-		if _, ok := seen[r]; !ok {
-			return lineErrorf(n.Line, "%s has no %q", what, r)
-		}
-	}
-	return nil
-}
-
-func slicesContains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
-}
-
-// yamlKeys returns the yaml keys of the exported fields of struct type t.
-func yamlKeys(t reflect.Type) []string {
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	var keys []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		keys = append(keys, name)
-	}
-	return keys
-}
-
-// closest returns the key of known nearest to s when it is a likely typo.
-func closest(s string, known []string) string {
-	best, bestDist := "", 3
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(s), k); d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
+// editDistance is the Levenshtein distance between a and b, in runes, for
+// "did you mean" suggestions.
 func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	prev := make([]int, len(rb)+1)
@@ -182,107 +122,33 @@ func editDistance(a, b string) int {
 	return prev[len(rb)]
 }
 
-func describeNode(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	case yaml.ScalarNode:
-		if n.ShortTag() == "!!null" {
-			return "empty"
-		}
-		return "a single value"
-	default:
-		return "empty"
-	}
-}
-
-func (f *applyFile) UnmarshalYAML(n *yaml.Node) error {
-	if err := checkMapping(n, "the document", f, "scopes"); err != nil {
-		return err
-	}
-	type plain applyFile
-	return n.Decode((*plain)(f))
-}
-
-func (s *scopeSpec) UnmarshalYAML(n *yaml.Node) error {
-	if err := checkMapping(n, "a scope", s, "type", "code", "webhooks", "subscriptions"); err != nil {
-		return err
-	}
-	type plain scopeSpec
-	if err := n.Decode((*plain)(s)); err != nil {
-		return err
-	}
-	s.line = n.Line
-	s.subLines = map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value != "subscriptions" {
-			continue
-		}
-		subs := n.Content[i+1]
-		if subs.Kind == yaml.MappingNode {
-			for j := 0; j+1 < len(subs.Content); j += 2 {
-				s.subLines[subs.Content[j].Value] = subs.Content[j].Line
-			}
-		}
-	}
-	return nil
-}
-
-func (w *webhookSpec) UnmarshalYAML(n *yaml.Node) error {
-	if err := checkMapping(n, "a webhook", w); err != nil {
-		return err
-	}
-	type plain webhookSpec
-	if err := n.Decode((*plain)(w)); err != nil {
-		return err
-	}
-	w.line = n.Line
-	return nil
-}
-
-func (a *authSpec) UnmarshalYAML(n *yaml.Node) error {
-	if err := checkMapping(n, "auth", a, "type"); err != nil {
-		return err
-	}
-	type plain authSpec
-	return n.Decode((*plain)(a))
-}
-
-func (h *headerSpec) UnmarshalYAML(n *yaml.Node) error {
-	if err := checkMapping(n, "a header", h, "key", "value"); err != nil {
-		return err
-	}
-	type plain headerSpec
-	return n.Decode((*plain)(h))
-}
-
 // yamlDuration is a duration written as Go writes it (5s, 1m30s) or as a
 // number of seconds (5, 2.5), as the Python package stores it.
 type yamlDuration struct{ time.Duration }
 
-func (d *yamlDuration) UnmarshalYAML(n *yaml.Node) error {
+func (d *yamlDuration) UnmarshalStrictYAML(n *yaml.Node, what string, _ strictyaml.DecodeFunc) error {
 	if n.Kind != yaml.ScalarNode {
-		return lineErrorf(n.Line, "a duration is %s, want a value such as 5s, 1m30s or 2.5 (seconds)", describeNode(n))
+		kind := "a list"
+		if n.Kind == yaml.MappingNode {
+			kind = "a mapping"
+		}
+		return strictyaml.Errorf(n.Line, "%s is %s, want a duration such as 5s, 1m30s or 2.5 (seconds)", what, kind)
 	}
 	if v, err := time.ParseDuration(n.Value); err == nil {
 		if v < 0 {
-			return lineErrorf(n.Line, "duration %q is negative", n.Value)
+			return strictyaml.Errorf(n.Line, "duration %q is negative", n.Value)
 		}
 		d.Duration = v
 		return nil
 	}
 	if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
 		if f < 0 || f > 24*3600 {
-			return lineErrorf(n.Line, "duration %v seconds is out of range 0 to 86400", f)
+			return strictyaml.Errorf(n.Line, "duration %v seconds is out of range 0 to 86400", f)
 		}
 		d.Duration = time.Duration(f * float64(time.Second))
 		return nil
 	}
-	return lineErrorf(n.Line, "%q is not a duration: write 5s, 1m30s or a number of seconds", printable(n.Value))
+	return strictyaml.Errorf(n.Line, "%q is not a duration: write 5s, 1m30s or a number of seconds", printable(n.Value))
 }
 
 // envRef matches a ${NAME} reference; envRefOrEsc also matches "$${", a
@@ -349,7 +215,7 @@ func expandNode(n *yaml.Node, getenv func(string) string, missing *[]missingVar)
 func checkRefs(n *yaml.Node) error {
 	rest := envRefOrEsc.ReplaceAllString(n.Value, "")
 	if strings.Contains(rest, envRefPrefix) {
-		return lineErrorf(n.Line, "a value has a \"${\" that starts no ${NAME} reference (NAME is letters, digits and _, closed by }); write $${ for a literal ${")
+		return strictyaml.Errorf(n.Line, "a value has a \"${\" that starts no ${NAME} reference (NAME is letters, digits and _, closed by }); write $${ for a literal ${")
 	}
 	return nil
 }
@@ -397,36 +263,25 @@ func literalCredentials(root *yaml.Node) []applyWarning {
 // once before expansion, so that no message can show an expanded value.
 func parseApplyFile(name string, data []byte, getenv func(string) string) (*applyFile, []applyWarning, error) {
 	at := func(err error) error {
-		var le *lineError
-		var te *yaml.TypeError
-		switch {
-		case errors.As(err, &le):
-			return fmt.Errorf("%w: %s:%d: %s", errInvalidFile, name, le.line, le.msg)
-		case errors.As(err, &te):
-			msgs := make([]string, len(te.Errors))
-			for i, m := range te.Errors {
-				msgs[i] = name + ":" + cleanYAMLError(m)
-			}
-			return fmt.Errorf("%w: %s", errInvalidFile, strings.Join(msgs, "; "))
-		default:
-			msg := cleanYAMLError(err.Error())
-			if msg != "" && msg[0] >= '0' && msg[0] <= '9' {
-				return fmt.Errorf("%w: %s:%s", errInvalidFile, name, msg)
-			}
-			return fmt.Errorf("%w: %s: %s", errInvalidFile, name, msg)
+		var e *strictyaml.Error
+		if errors.As(err, &e) {
+			return fmt.Errorf("%w: %s:%d: %s", errInvalidFile, name, e.Line, e.Msg)
 		}
+		return fmt.Errorf("%w: %s: %v", errInvalidFile, name, err)
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
+	var dec strictyaml.Decoder // values unquoted: the file may hold credentials
+	root, err := strictyaml.Parse(data)
+	if errors.Is(err, strictyaml.ErrEmpty) {
 		return nil, nil, fmt.Errorf("%w: %s:1: the file is empty: it needs a \"scopes\" list", errInvalidFile, name)
-	}
-	root, err := parseYAMLDocument(data)
-	if err != nil {
+	} else if err != nil {
 		return nil, nil, at(err)
 	}
 	var unexpanded applyFile
-	if err := root.Decode(&unexpanded); err != nil {
+	if err := dec.DecodeNode(root, "the document", &unexpanded); err != nil {
 		return nil, nil, at(err)
 	}
+	// Warnings come from the tree as written, before expansion.
+	warnings := literalCredentials(root)
 	var missing []missingVar
 	if err := expandNode(root, getenv, &missing); err != nil {
 		return nil, nil, at(err)
@@ -440,7 +295,7 @@ func parseApplyFile(name string, data []byte, getenv func(string) string) (*appl
 			"export each variable the file references as ${NAME} before running apply; nothing was written")
 	}
 	var file applyFile
-	if err := root.Decode(&file); err != nil {
+	if err := dec.DecodeNode(root, "the document", &file); err != nil {
 		// Not reached: the unexpanded file decoded, and expansion only
 		// turns values into text. The message is not shown, as it could
 		// hold an expanded value.
@@ -449,75 +304,7 @@ func parseApplyFile(name string, data []byte, getenv func(string) string) (*appl
 	if err := file.validate(); err != nil {
 		return nil, nil, at(err)
 	}
-	// Warnings come from the tree as written, which root no longer is.
-	orig, _ := parseYAMLDocument(data)
-	return &file, literalCredentials(orig), nil
-}
-
-// parseYAMLDocument returns the root node of the only document in data.
-func parseYAMLDocument(data []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-		return nil, lineErrorf(1, "the file is empty: it needs a \"scopes\" list")
-	} else if err != nil {
-		return nil, err
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, lineErrorf(extra.Line, "a second YAML document starts here: put every scope in one \"scopes\" list")
-	} else if !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return nil, lineErrorf(1, "the file is empty: it needs a \"scopes\" list")
-	}
-	root := doc.Content[0]
-	if root.ShortTag() == "!!null" {
-		return nil, lineErrorf(root.Line, "the file is empty: it needs a \"scopes\" list")
-	}
-	return root, nil
-}
-
-// yamlValue matches the value yaml.v3 quotes in a type error, which could
-// be a credential written in the wrong place.
-var yamlValue = regexp.MustCompile(" `[^`]*`")
-
-// yamlTypeError matches yaml.v3's message for a value of the wrong type.
-var yamlTypeError = regexp.MustCompile(`cannot unmarshal (\S+) into (.+)$`)
-
-// yamlKinds and goKinds name, in the file's terms, what yaml.v3 found and
-// what the file format wants.
-var (
-	yamlKinds = map[string]string{
-		"!!map": "a mapping", "!!seq": "a list", "!!str": "text", "!!int": "a number",
-		"!!float": "a number", "!!bool": "true or false", "!!timestamp": "a time",
-	}
-	goKinds = map[string]string{
-		"[]main.scopeSpec": "a list of scopes", "[]main.webhookSpec": "a list of webhooks",
-		"[]main.headerSpec": "a list of headers ({key, value})", "map[string][]string": "a mapping of webhook codes to lists of event codes",
-		"map[string]string": "a mapping of names to values", "map[string]interface {}": "a mapping",
-		"[]string": "a list of text", "string": "text", "int": "a whole number", "bool": "true or false",
-	}
-)
-
-// cleanYAMLError drops the "yaml: " prefix and any quoted value from a
-// yaml.v3 message, and names types as the file's documentation does.
-func cleanYAMLError(msg string) string {
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	msg = strings.TrimPrefix(msg, "line ")
-	msg = yamlValue.ReplaceAllString(msg, "")
-	if m := yamlTypeError.FindStringSubmatchIndex(msg); m != nil {
-		found, want := msg[m[2]:m[3]], msg[m[4]:m[5]]
-		if k, ok := yamlKinds[found]; ok {
-			found = k
-		}
-		if k, ok := goKinds[want]; ok {
-			want = k
-		}
-		msg = msg[:m[0]] + "found " + found + ", want " + want
-	}
-	return msg
+	return &file, warnings, nil
 }
 
 // validate checks what the library cannot: that scopes are well-formed and
@@ -525,42 +312,42 @@ func cleanYAMLError(msg string) string {
 // library validates the webhooks themselves.
 func (f *applyFile) validate() error {
 	if f.Version != 0 && f.Version != 1 {
-		return lineErrorf(1, "unknown version %d: only version 1 is supported", f.Version)
+		return strictyaml.Errorf(1, "unknown version %d: only version 1 is supported", f.Version)
 	}
 	if len(f.Scopes) == 0 {
-		return lineErrorf(1, "\"scopes\" is empty: list at least one scope")
+		return strictyaml.Errorf(1, "\"scopes\" is empty: list at least one scope")
 	}
 	seen := map[webhook.Scope]int{}
 	for _, s := range f.Scopes {
 		for _, fld := range []struct{ name, v string }{{"type", s.Type}, {"code", s.Code}} {
 			switch {
 			case strings.TrimSpace(fld.v) == "":
-				return lineErrorf(s.line, "a scope has an empty %s", fld.name)
+				return strictyaml.Errorf(s.Line, "a scope has an empty %s", fld.name)
 			case utf8.RuneCountInString(fld.v) > maxScopeLen:
-				return lineErrorf(s.line, "scope %s is longer than %d characters", fld.name, maxScopeLen)
+				return strictyaml.Errorf(s.Line, "scope %s is longer than %d characters", fld.name, maxScopeLen)
 			}
 		}
 		key := webhook.Scope{Type: s.Type, Code: s.Code}
 		if first, dup := seen[key]; dup {
-			return lineErrorf(s.line, "scope %s is listed twice (first on line %d): merge the two", printable(scopeText(key)), first)
+			return strictyaml.Errorf(s.Line, "scope %s is listed twice (first on line %d): merge the two", printable(scopeText(key)), first)
 		}
-		seen[key] = s.line
+		seen[key] = s.Line
 		codes := map[string]bool{}
 		for _, w := range s.Webhooks {
 			codes[w.Code] = true
 		}
-		subs := make([]string, 0, len(s.Subscriptions))
-		for code := range s.Subscriptions {
+		subs := make([]string, 0, len(s.Subscriptions.events))
+		for code := range s.Subscriptions.events {
 			subs = append(subs, code)
 		}
 		sort.Strings(subs)
 		for _, code := range subs {
 			if !codes[code] {
-				return lineErrorf(s.subLines[code], "scope %s: subscriptions name webhook %q, which its webhooks do not list", printable(scopeText(key)), printable(code))
+				return strictyaml.Errorf(s.Subscriptions.lines[code], "scope %s: subscriptions name webhook %q, which its webhooks do not list", printable(scopeText(key)), printable(code))
 			}
-			for _, ev := range s.Subscriptions[code] {
+			for _, ev := range s.Subscriptions.events[code] {
 				if strings.TrimSpace(ev) == "" {
-					return lineErrorf(s.subLines[code], "scope %s: webhook %q subscribes to an empty event code", printable(scopeText(key)), printable(code))
+					return strictyaml.Errorf(s.Subscriptions.lines[code], "scope %s: webhook %q subscribes to an empty event code", printable(scopeText(key)), printable(code))
 				}
 			}
 		}

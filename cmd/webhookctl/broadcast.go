@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/scopehook/webhook"
@@ -17,16 +18,44 @@ import (
 // errInvalidJSON marks a malformed --info; it exits with status 3.
 var errInvalidJSON = errors.New("invalid JSON")
 
-type broadcastFlags struct {
+// broadcastCmd is the broadcast command.
+type broadcastCmd struct {
 	scopes  scopeList
 	info    string
 	enqueue bool
+	json    bool
+	net     networkFlags
+}
+
+// broadcastJSON is what broadcast --json prints.
+type broadcastJSON struct {
+	Event   string      `json:"event"`
+	Scopes  []scopeJSON `json:"scopes"`
+	Enqueue bool        `json:"enqueue"`
+	// DeliveryIDs are the ids of the deliveries sent, or enqueued.
+	DeliveryIDs []string `json:"delivery_ids"`
+	// Deliveries are the results of the deliveries sent; empty with
+	// --enqueue.
+	Deliveries []deliveryResultJSON `json:"deliveries"`
+	Failed     int                  `json:"failed"`
+}
+
+// deliveryResultJSON is one delivery of broadcastJSON.
+type deliveryResultJSON struct {
+	DeliveryID string    `json:"delivery_id"`
+	Webhook    string    `json:"webhook"`
+	Scope      scopeJSON `json:"scope"`
+	Success    bool      `json:"success"`
+	StatusCode int       `json:"status_code"`
+	Attempts   int       `json:"attempts"`
+	DurationUS int64     `json:"duration_us"`
+	Error      string    `json:"error,omitempty"`
 }
 
 func broadcastCommand() *command {
 	return &command{
 		name:         "broadcast",
-		synopsis:     "EVENT --scope TYPE:CODE [--scope TYPE:CODE ...] [--info JSON] [--enqueue]",
+		synopsis:     "EVENT --scope TYPE:CODE [--scope TYPE:CODE ...] [--info JSON] [--enqueue] [--json] [--deny-private] [--allow-network CIDR ...] [--egress-proxy URL]",
 		summary:      "send an event to the webhooks of scopes that subscribe to it",
 		interspersed: true,
 		help: `Sends EVENT to every enabled webhook of the given scopes that subscribes to
@@ -47,81 +76,159 @@ send them, retrying over hours; webhookctl does not. Follow them with
 Sending needs the service's private secret in ` + envSecret + ` to decrypt
 the webhooks' credentials; --enqueue decrypts nothing and runs without it.
 
+The SSRF guard applies as in the service: link-local and cloud metadata
+addresses are always refused. Give webhookctl the service's settings:
+--deny-private (DenyPrivateNetworks) also refuses loopback and private
+addresses, --allow-network CIDR (AllowNetworks) lets some through, and
+--egress-proxy URL (EgressProxy; --egress-proxy-env VAR for a URL with a
+password) sends every request through an egress proxy. With --enqueue the
+service's workers send, under the service's settings: these flags are
+refused.
+
+With --json, prints one JSON object instead of the table: {"event",
+"scopes", "enqueue", "delivery_ids", "deliveries": [{"delivery_id",
+"webhook", "scope", "success", "status_code", "attempts", "duration_us",
+"error"}], "failed"}; with --enqueue, "deliveries" is empty and
+"delivery_ids" lists the deliveries enqueued.
+
 Exit status: 0 when every delivery succeeded (or no webhook subscribes),
 1 when any failed, 3 for an event that is not synced or an --info that is
 not a JSON object.`,
 		example: progName + ` --db /srv/app/webhook.db broadcast template_update --scope biz:biz1 --info '{"template_id": "t1"}'` + "\n" +
-			progName + ` --db /srv/app/webhook.db broadcast order_paid --scope shop:s1 --scope shop:s2 --enqueue`,
-		setup: func(fs *flag.FlagSet) action {
-			var f broadcastFlags
-			fs.Var(&f.scopes, "scope", "a scope `TYPE:CODE` whose webhooks receive the event, such as biz:biz1; repeat for several (at least one)")
-			fs.StringVar(&f.info, "info", "", "extra info of the event: a JSON `object` overlaid on the event's stored info")
-			fs.BoolVar(&f.enqueue, "enqueue", false, "write the deliveries to the outbox for the service's workers instead of sending them now")
-			return func(ctx context.Context, a *app, args []string) error {
-				return broadcast(ctx, a, args, &f)
-			}
-		},
+			progName + ` --db /srv/app/webhook.db broadcast order_paid --scope shop:s1 --scope shop:s2 --enqueue` + "\n" +
+			progName + ` --db /srv/app/webhook.db broadcast template_update --scope biz:biz1 --json --deny-private --allow-network 127.0.0.1/32`,
+		setup: setupOf[broadcastCmd],
 	}
 }
 
-func broadcast(ctx context.Context, a *app, args []string, f *broadcastFlags) error {
+func (c *broadcastCmd) flags(fs *flag.FlagSet) {
+	fs.Var(&c.scopes, "scope", "a scope `TYPE:CODE` whose webhooks receive the event, such as biz:biz1; repeat for several (at least one)")
+	fs.StringVar(&c.info, "info", "", "extra info of the event: a JSON `object` overlaid on the event's stored info")
+	fs.BoolVar(&c.enqueue, "enqueue", false, "write the deliveries to the outbox for the service's workers instead of sending them now")
+	fs.BoolVar(&c.json, "json", false, "print the deliveries as a JSON object instead of a table")
+	c.net.register(fs)
+}
+
+func (c *broadcastCmd) run(ctx context.Context, a *app, args []string) error {
 	if len(args) != 1 {
 		return usageErrorf("broadcast takes 1 argument, EVENT, got %d", len(args))
 	}
 	event := args[0]
-	if len(f.scopes) == 0 {
+	if len(c.scopes) == 0 {
 		return usageErrorf("no --scope given: name at least one scope TYPE:CODE whose webhooks receive %q", event)
 	}
-	info, err := parseInfo(f.info)
+	info, err := parseInfo(c.info)
 	if err != nil {
 		return err
 	}
-	open := a.client
-	if f.enqueue {
+	if c.enqueue {
+		if given := c.net.given(); len(given) > 0 {
+			return usageErrorf("%s set how %s sends, but with --enqueue the workers of the service send, with its configuration: drop %s or --enqueue",
+				strings.Join(given, ", "), progName, strings.Join(given, ", "))
+		}
 		// Enqueue decrypts nothing: the service's workers do, with its secret.
-		open = a.clientWithoutSecret
+		client, err := a.clientWithoutSecret(false)
+		if err != nil {
+			return err
+		}
+		return c.enqueueEvent(ctx, a, client, event, info)
 	}
-	c, err := open(false)
+	eg, err := c.net.resolve(a.getenv)
 	if err != nil {
 		return err
 	}
-	if f.enqueue {
-		return enqueue(ctx, a, c, event, f.scopes, info)
+	cfg, err := a.clientConfig()
+	if err != nil {
+		return err
 	}
-	res, err := c.Broadcast(ctx, event, f.scopes, info)
+	eg.applyTo(&cfg)
+	client, err := a.openClient(false, cfg, true)
+	if err != nil {
+		return err
+	}
+	res, err := client.Broadcast(ctx, event, c.scopes, info)
 	if err != nil {
 		return eventError(err, event)
 	}
-	if len(res.Deliveries) == 0 {
-		fmt.Fprintf(a.stdout, "no enabled webhook of %s subscribes to %s: nothing was sent\n", scopesText(f.scopes), printable(event))
-		return nil
-	}
-	if err := writeDeliveryResults(a.stdout, res.Deliveries); err != nil {
-		return err
-	}
 	failed := res.Failed()
+	switch {
+	case c.json:
+		if err := writeJSON(a.stdout, c.resultJSON(event, res.Deliveries, len(failed))); err != nil {
+			return err
+		}
+	case len(res.Deliveries) == 0:
+		fmt.Fprintf(a.stdout, "no enabled webhook of %s subscribes to %s: nothing was sent\n", scopesText(c.scopes), printable(event))
+		return nil
+	default:
+		if err := writeDeliveryResults(a.stdout, res.Deliveries); err != nil {
+			return err
+		}
+	}
 	if res.HistoryErr != nil {
 		return withHint(fmt.Errorf("the deliveries were sent as shown, but some attempts were not recorded in history: %w", res.HistoryErr),
 			"check the database")
 	}
 	if len(failed) > 0 {
-		return withHint(fmt.Errorf("%d of %s failed", len(failed), plural(int64(len(res.Deliveries)), "delivery", "deliveries")),
-			fmt.Sprintf("'%s history --delivery ID' shows each attempt; '%s redeliver ID' sends a delivery again through the service's workers", progName, progName))
+		hint := fmt.Sprintf("'%s history --delivery ID' shows each attempt; '%s redeliver ID' sends a delivery again through the service's workers", progName, progName)
+		for _, d := range failed {
+			if errors.Is(d.Err, webhook.ErrForbiddenAddress) {
+				hint += "; the SSRF guard refused an address, which --allow-network CIDR lets through (as the service's AllowNetworks does)"
+				break
+			}
+		}
+		return withHint(fmt.Errorf("%d of %s failed", len(failed), plural(int64(len(res.Deliveries)), "delivery", "deliveries")), hint)
 	}
 	return nil
 }
 
-func enqueue(ctx context.Context, a *app, c *webhook.Client, event string, scopes []webhook.Scope, info map[string]any) error {
-	ids, err := c.Enqueue(ctx, event, scopes, info)
+// resultJSON is the --json document of a broadcast that sent deliveries.
+func (c *broadcastCmd) resultJSON(event string, ds []webhook.DeliveryResult, failed int) broadcastJSON {
+	out := c.emptyJSON(event)
+	out.Failed = failed
+	for _, d := range ds {
+		r := deliveryResultJSON{
+			DeliveryID: d.DeliveryID, Webhook: d.WebhookCode, Scope: scopeJSON{d.ScopeType, d.ScopeCode},
+			Success: d.Success, StatusCode: d.StatusCode, Attempts: d.Attempts, DurationUS: d.Duration.Microseconds(),
+		}
+		if !d.Success && d.Err != nil {
+			r.Error = d.Err.Error()
+		}
+		out.DeliveryIDs = append(out.DeliveryIDs, d.DeliveryID)
+		out.Deliveries = append(out.Deliveries, r)
+	}
+	return out
+}
+
+// emptyJSON is the --json document of a broadcast, before its deliveries.
+func (c *broadcastCmd) emptyJSON(event string) broadcastJSON {
+	out := broadcastJSON{Event: event, Enqueue: c.enqueue, Scopes: make([]scopeJSON, len(c.scopes)),
+		DeliveryIDs: []string{}, Deliveries: []deliveryResultJSON{}}
+	for i, s := range c.scopes {
+		out.Scopes[i] = scopeJSON{s.Type, s.Code}
+	}
+	return out
+}
+
+func (c *broadcastCmd) enqueueEvent(ctx context.Context, a *app, client *webhook.Client, event string, info map[string]any) error {
+	ids, err := client.Enqueue(ctx, event, c.scopes, info)
 	if err != nil {
 		return eventError(err, event)
 	}
+	if c.json {
+		out := c.emptyJSON(event)
+		out.DeliveryIDs = append(out.DeliveryIDs, ids...)
+		if err := writeJSON(a.stdout, out); err != nil {
+			return err
+		}
+	}
 	if len(ids) == 0 {
-		fmt.Fprintf(a.stderr, "note: no enabled webhook of %s subscribes to %s: nothing was enqueued\n", scopesText(scopes), printable(event))
+		fmt.Fprintf(a.stderr, "note: no enabled webhook of %s subscribes to %s: nothing was enqueued\n", scopesText(c.scopes), printable(event))
 		return nil
 	}
-	for _, id := range ids {
-		fmt.Fprintln(a.stdout, printable(id))
+	if !c.json {
+		for _, id := range ids {
+			fmt.Fprintln(a.stdout, printable(id))
+		}
 	}
 	fmt.Fprintf(a.stderr, "note: enqueued %s of %s. The workers of the service (Client.Start) send them, not %s: "+
 		"follow them with '%s deliveries --status pending'\n", plural(int64(len(ids)), "delivery", "deliveries"), printable(event), progName, progName)

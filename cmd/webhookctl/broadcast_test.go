@@ -284,3 +284,102 @@ func TestRedeliverFromHistory(t *testing.T) {
 		t.Errorf("outbox after redeliver = %+v", got)
 	}
 }
+
+func TestBroadcastJSON(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	f := newFixture(t)
+	setupWebhooks(t, f, rcv)
+
+	// One delivery fails: the JSON document still goes to stdout, the
+	// error to stderr, and the exit status is 1.
+	res := f.run("broadcast", "template_update", "--scope", "biz:biz1", "--json")
+	if res.code != exitFailure || !strings.Contains(res.stderr, "webhookctl: broadcast: 1 of 2 deliveries failed") {
+		t.Fatalf("broadcast --json to a failing receiver: want exit 1 and the error on stderr, got %s", res)
+	}
+	wantNoApplySecrets(t, "broadcast --json", res.stdout+res.stderr)
+	var got broadcastJSON
+	decodeOne(t, res.stdout, &got)
+	if got.Event != "template_update" || got.Enqueue || got.Failed != 1 || len(got.Deliveries) != 2 || len(got.DeliveryIDs) != 2 ||
+		!slices.Equal(got.Scopes, []scopeJSON{{"biz", "biz1"}}) {
+		t.Fatalf("broadcast --json = %+v", got)
+	}
+	for i, d := range got.Deliveries {
+		if d.DeliveryID != got.DeliveryIDs[i] || d.Scope != (scopeJSON{"biz", "biz1"}) || d.DurationUS <= 0 {
+			t.Errorf("delivery %+v", d)
+		}
+		switch d.Webhook {
+		case "wh_ok":
+			if !d.Success || d.StatusCode != 200 || d.Attempts != 1 || d.Error != "" {
+				t.Errorf("wh_ok = %+v", d)
+			}
+		case "wh_fail":
+			if d.Success || d.StatusCode != 500 || d.Attempts != 2 || !strings.Contains(d.Error, "answered 500") {
+				t.Errorf("wh_fail = %+v", d)
+			}
+		default:
+			t.Errorf("unexpected delivery %+v", d)
+		}
+	}
+	if strings.Contains(res.stdout, `"error": ""`) || !strings.Contains(res.stdout, `"duration_us": `) {
+		t.Errorf("field names:\n%s", res.stdout)
+	}
+
+	// No subscriber: an empty document, exit 0.
+	res = f.mustRun("broadcast", "template_create", "--scope", "biz:nobody", "--json")
+	got = broadcastJSON{}
+	decodeOne(t, res.stdout, &got)
+	if res.stderr != "" || got.Failed != 0 || got.Deliveries == nil || len(got.Deliveries) != 0 || got.DeliveryIDs == nil {
+		t.Errorf("broadcast --json to nobody: %s", res)
+	}
+
+	// --enqueue: the ids, no results; the note stays on stderr.
+	res = f.runEnv([]string{envDB + "=" + f.db}, "broadcast", "template_update", "--scope", "biz:biz1", "--enqueue", "--json")
+	got = broadcastJSON{}
+	decodeOne(t, res.stdout, &got)
+	if res.code != exitOK || !got.Enqueue || len(got.DeliveryIDs) != 2 || len(got.Deliveries) != 0 || !strings.Contains(res.stderr, "note: enqueued 2 deliveries") {
+		t.Errorf("broadcast --enqueue --json: %s", res)
+	}
+	pending := deliveriesJSON(t, f, "--status", "pending")
+	var pendingIDs []string
+	for _, d := range pending {
+		pendingIDs = append(pendingIDs, d.DeliveryID)
+	}
+	if slices.Sort(pendingIDs); !slices.Equal(pendingIDs, slices.Sorted(slices.Values(got.DeliveryIDs))) {
+		t.Errorf("enqueued %q, pending %q", got.DeliveryIDs, pendingIDs)
+	}
+
+	// Errors: stderr only, same exit statuses.
+	wantFailure(t, f.run("broadcast", "no_such_event", "--scope", "biz:biz1", "--json"), exitInvalidInput, "webhook: event not found")
+	wantFailure(t, f.run("broadcast", "template_update", "--json"), exitUsage, "no --scope given")
+}
+
+// TestBroadcastNetworkFlags checks that broadcast sends under the SSRF
+// settings given, and refuses them with --enqueue.
+func TestBroadcastNetworkFlags(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	f := newFixture(t)
+	setupWebhooks(t, f, rcv)
+
+	n := len(rcv.requests(""))
+	res := f.run("broadcast", "template_create", "--scope", "biz:biz1", "--deny-private")
+	if res.code != exitFailure || !strings.Contains(res.stdout, "endpoint address is forbidden: 127.0.0.1 is a loopback address") ||
+		!strings.Contains(res.stderr, "--allow-network CIDR lets through") {
+		t.Fatalf("broadcast --deny-private to a loopback receiver: want the SSRF guard to refuse it, got %s", res)
+	}
+	if len(rcv.requests("")) != n {
+		t.Error("the SSRF guard let a request through")
+	}
+	res = f.run("broadcast", "template_create", "--scope", "biz:biz1", "--deny-private", "--allow-network", "127.0.0.0/8", "--allow-network", "::1")
+	if res.code != exitOK || len(rcv.requests("/ok")) != 1 {
+		t.Fatalf("broadcast --deny-private --allow-network 127.0.0.0/8: want it sent, got %s", res)
+	}
+
+	wantFailure(t, f.run("broadcast", "template_create", "--scope", "biz:biz1", "--enqueue", "--deny-private"), exitUsage,
+		"--deny-private set how webhookctl sends, but with --enqueue the workers of the service send")
+	wantFailure(t, f.run("broadcast", "template_create", "--scope", "biz:biz1", "--allow-network", "10.1.0.0/33"), exitUsage,
+		`--allow-network "10.1.0.0/33": want a CIDR such as 10.1.0.0/16`)
+	wantFailure(t, f.run("broadcast", "template_create", "--scope", "biz:biz1", "--egress-proxy", "http://proxy-user:proxy-pass-0c1d@127.0.0.1:1"), exitUsage,
+		"--egress-proxy http://proxy-user:xxxxx@127.0.0.1:1: the URL holds a password, which ps would show", "--egress-proxy-env")
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/scopehook/webhook"
@@ -27,30 +26,33 @@ check that no credential needs it any more (run reencrypt first).
 Exit status: 0 when every credential decrypts, 1 when some do not (or a
 webhook's extra_info does not parse).`,
 		example: progName + " --db /srv/app/webhook.db check-secret   # with " + envSecret + " (and " + envOldSecrets + ") exported",
-		setup: func(*flag.FlagSet) action {
-			return func(ctx context.Context, a *app, args []string) error {
-				if err := noArgs("check-secret", args, "the secrets come from "+envSecret+" and "+envOldSecrets); err != nil {
-					return err
-				}
-				c, err := a.client(false)
-				if err != nil {
-					return err
-				}
-				res, err := c.CheckSecret(ctx)
-				if err != nil && !errors.Is(err, webhook.ErrDecrypt) && !errors.Is(err, webhook.ErrInvalidWebhook) {
-					return err // the database
-				}
-				printSecretCheck(a, res)
-				if !res.OK() {
-					return withHint(fmt.Errorf("%s of %s cannot be read with the configured secrets",
-						plural(int64(len(res.Failures)), "credential", "credentials"), plural(int64(failedWebhooks(res)), "webhook", "webhooks")),
-						"check that "+envSecret+" is the service's secret; add the secret those were written with to "+envOldSecrets+
-							" (separated by spaces), or apply those webhooks again with their credentials")
-				}
-				return nil
-			}
-		},
+		setup:   setupOf[checkSecretCmd],
 	}
+}
+
+// checkSecretCmd is the check-secret command.
+type checkSecretCmd struct{ noFlags }
+
+func (*checkSecretCmd) run(ctx context.Context, a *app, args []string) error {
+	if err := noArgs("check-secret", args, "the secrets come from "+envSecret+" and "+envOldSecrets); err != nil {
+		return err
+	}
+	c, err := a.client(false)
+	if err != nil {
+		return err
+	}
+	res, err := c.CheckSecret(ctx)
+	if err != nil && !errors.Is(err, webhook.ErrDecrypt) && !errors.Is(err, webhook.ErrInvalidWebhook) {
+		return err // the database
+	}
+	printSecretCheck(a, res)
+	if !res.OK() {
+		return withHint(fmt.Errorf("%s of %s cannot be read with the configured secrets",
+			plural(int64(len(res.Failures)), "credential", "credentials"), plural(int64(failedWebhooks(res)), "webhook", "webhooks")),
+			"check that "+envSecret+" is the service's secret; add the secret those were written with to "+envOldSecrets+
+				" (separated by spaces), or apply those webhooks again with their credentials")
+	}
+	return nil
 }
 
 // printSecretCheck prints the counts of a CheckSecret result, each failure
@@ -62,17 +64,17 @@ func printSecretCheck(a *app, res webhook.CheckSecretResult) {
 			decryptFailures++
 		}
 	}
-	fmt.Fprintf(a.stdout, "examined %s, %s: %d decrypt with the current secret, %d with an old secret, %d stored in plain text, %d fail\n",
+	fmt.Fprintf(a.stdout, "examined %s, %s: %s with the current secret, %d with an old secret, %d stored in plain text, %s\n",
 		plural(int64(res.Webhooks), "webhook", "webhooks"), plural(int64(res.Credentials), "credential", "credentials"),
-		res.Current, res.Old, res.Plain, decryptFailures)
+		plural(int64(res.Current), "decrypts", "decrypt"), res.Old, res.Plain, plural(int64(decryptFailures), "fails", "fail"))
 	for _, f := range res.Failures {
 		// The error names the cause (an unknown key id, a failed
 		// authentication, a malformed column), never a value.
 		fmt.Fprintf(a.stdout, "failed: %s/%s %s: %s\n", printable(f.Scope.String()), printable(f.WebhookCode), printable(f.Field), printable(f.Err.Error()))
 	}
 	if res.Old > 0 {
-		fmt.Fprintf(a.stderr, "note: %s still need an old secret from %s: run '%s reencrypt' before dropping it\n",
-			plural(int64(res.Old), "credential", "credentials"), envOldSecrets, progName)
+		fmt.Fprintf(a.stderr, "note: %s an old secret from %s: run '%s reencrypt' before dropping it\n",
+			plural(int64(res.Old), "credential still needs", "credentials still need"), envOldSecrets, progName)
 	}
 	if res.Plain > 0 {
 		fmt.Fprintf(a.stderr, "note: %s stored in plain text; '%s reencrypt' encrypts them\n",

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/scopehook/webhook"
@@ -27,15 +26,14 @@ failure count.
 Exit status: 0 when the circuit is closed, 3 when no webhook of that scope
 has that code, 2 on a usage error, 1 on another failure.`,
 		example: progName + " --db /srv/app/webhook.db close-circuit biz:biz1 erp",
-		setup: func(fs *flag.FlagSet) action {
-			return func(ctx context.Context, a *app, args []string) error {
-				return closeCircuit(ctx, a, args)
-			}
-		},
+		setup:   setupOf[closeCircuitCmd],
 	}
 }
 
-func closeCircuit(ctx context.Context, a *app, args []string) error {
+// closeCircuitCmd is the close-circuit command.
+type closeCircuitCmd struct{ noFlags }
+
+func (*closeCircuitCmd) run(ctx context.Context, a *app, args []string) error {
 	if len(args) != 2 {
 		return usageErrorf("close-circuit takes 2 arguments, SCOPE_TYPE:SCOPE_CODE and WEBHOOK_CODE, got %d", len(args))
 	}

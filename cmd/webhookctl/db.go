@@ -103,9 +103,12 @@ func (a *app) openClient(create bool, cfg webhook.Config, secret bool) (*webhook
 	c, err := webhook.New(db, cfg)
 	if err != nil {
 		closeDB(db)
+		if errors.Is(err, webhook.ErrInvalidConfig) && cfg.EgressProxy != "" && strings.Contains(err.Error(), "EgressProxy") {
+			return nil, egressConfigError(err)
+		}
 		err = fmt.Errorf("creating the webhook client: %w", err)
 		if secret && errors.Is(err, webhook.ErrInvalidConfig) {
-			// The only configuration comes from the environment: the secrets.
+			// The rest of the configuration comes from the environment: the secrets.
 			return nil, withHint(&usageError{err}, fmt.Sprintf("PrivateSecret is %s and OldPrivateSecrets are %s: each must be at least %d bytes; "+
 				"generate one with 'openssl rand -base64 32'. To keep a shorter secret that existing credentials depend on "+
 				"(a Python service's PRIVATE_SECRET), set %s=1 until it is rotated ('%s help reencrypt')",

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -472,7 +473,7 @@ func serveAdminExample(t *testing.T, ex docExample, stdout *syncBuffer, password
 	}
 }
 
-func slicesContainsString(list []string, s string) bool { return slicesContains(list, s) }
+func slicesContainsString(list []string, s string) bool { return slices.Contains(list, s) }
 
 // yamlKind says which file a YAML example is: "apply" (a "scopes" list) or
 // "events" (an "events" list).

@@ -232,6 +232,19 @@ func TestCountsAreSingularForOne(t *testing.T) {
 		t.Errorf("webhooks NOTE column:\n%s", buf.String())
 	}
 
+	// check-secret's counts agree with their verbs.
+	var out, errOut bytes.Buffer
+	printSecretCheck(&app{stdout: &out, stderr: &errOut}, webhook.CheckSecretResult{
+		Webhooks: 1, Credentials: 3, Current: 1, Old: 1,
+		Failures: []webhook.SecretFailure{{Scope: webhook.Scope{Type: "biz", Code: "b1"}, WebhookCode: "wh", Field: "auth token", Err: webhook.ErrDecrypt}},
+	})
+	if want := "examined 1 webhook, 3 credentials: 1 decrypts with the current secret, 1 with an old secret, 0 stored in plain text, 1 fails\n"; !strings.HasPrefix(out.String(), want) {
+		t.Errorf("check-secret counts:\n%s\nwant\n%s", out.String(), want)
+	}
+	if want := "note: 1 credential still needs an old secret"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("check-secret note: %s", errOut.String())
+	}
+
 	rcv := newReceiver(t)
 	f := newFixture(t)
 	setupWebhooks(t, f, rcv)

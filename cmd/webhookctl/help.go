@@ -16,24 +16,27 @@ func helpCommand() *command {
 		summary:  "show the help of webhookctl or of one command",
 		help:     "Prints the general help, or the flags and an example of COMMAND.",
 		example:  progName + " help sync-events",
-		setup: func(*flag.FlagSet) action {
-			return func(_ context.Context, a *app, args []string) error {
-				switch len(args) {
-				case 0:
-					a.printUsage(a.stdout)
-					return nil
-				case 1:
-					cmd := a.lookup(args[0])
-					if cmd == nil {
-						return a.unknownCommand(args[0])
-					}
-					a.printCommandUsage(a.stdout, cmd)
-					return nil
-				default:
-					return usageErrorf("help takes at most one command name, got %d arguments", len(args))
-				}
-			}
-		},
+		setup:    setupOf[helpCmd],
+	}
+}
+
+// helpCmd is the help command.
+type helpCmd struct{ noFlags }
+
+func (*helpCmd) run(_ context.Context, a *app, args []string) error {
+	switch len(args) {
+	case 0:
+		a.printUsage(a.stdout)
+		return nil
+	case 1:
+		cmd := a.lookup(args[0])
+		if cmd == nil {
+			return a.unknownCommand(args[0])
+		}
+		a.printCommandUsage(a.stdout, cmd)
+		return nil
+	default:
+		return usageErrorf("help takes at most one command name, got %d", len(args))
 	}
 }
 

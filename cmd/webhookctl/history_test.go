@@ -136,22 +136,34 @@ func TestHistoryTable(t *testing.T) {
 		t.Fatalf("stderr is not empty: %s", res)
 	}
 	wantNoSecrets(t, "history", res.stdout)
+	errors := map[int64]string{} // the error of each failed attempt, as --json has it
+	for _, h := range historyJSON(t, f) {
+		if h.Error != "" {
+			errors[h.ID] = h.Error
+		}
+	}
 	lines := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
-	if len(lines) != 5 {
-		t.Fatalf("want a header and 4 rows, got %s", res)
+	if len(lines) != 7 {
+		t.Fatalf("want a header, 4 rows and 2 error lines, got %s", res)
+	}
+	for _, line := range lines {
+		if n := utf8.RuneCountInString(line); n > historyWidth {
+			t.Errorf("line is %d characters wide, more than %d: %q", n, historyWidth, line)
+		}
 	}
 	header := strings.Fields(lines[0])
-	wantHeader := []string{"ID", "CREATED", "DELIVERY", "SCOPE", "WEBHOOK", "EVENT", "ATTEMPT", "STATUS", "OK", "DURATION", "ERROR"}
+	wantHeader := []string{"ID", "CREATED", "DELIVERY", "SCOPE", "WEBHOOK", "EVENT", "TRY", "HTTP", "DURATION"}
 	if strings.Join(header, " ") != strings.Join(wantHeader, " ") {
 		t.Fatalf("header = %q, want %q", header, wantHeader)
 	}
 	created := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 	var webhooks []string
 	prevID := 0
-	for _, line := range lines[1:] {
+	for i := 1; i < len(lines); i++ {
+		line := lines[i]
 		cols := strings.Fields(line)
-		if len(cols) < len(wantHeader) {
-			t.Fatalf("row has %d columns, want at least %d: %q", len(cols), len(wantHeader), line)
+		if len(cols) != len(wantHeader) {
+			t.Fatalf("row has %d columns, want %d: %q", len(cols), len(wantHeader), line)
 		}
 		if !created.MatchString(cols[1]) {
 			t.Errorf("CREATED = %q, want UTC with second precision", cols[1])
@@ -164,17 +176,27 @@ func TestHistoryTable(t *testing.T) {
 		webhooks = append(webhooks, cols[4])
 		switch cols[4] {
 		case "wh_fail":
-			if cols[2] != "dlv-one" || cols[3] != "biz:biz1" || cols[5] != "template_update" || cols[7] != "500" || cols[8] != "no" {
+			if cols[2] != "dlv-one" || cols[3] != "biz:biz1" || cols[5] != "template_update" || cols[7] != "500" {
 				t.Errorf("wh_fail row = %q", line)
 			}
-			errText := strings.Join(cols[10:], " ")
-			if n := utf8.RuneCountInString(errText); n > maxErrorWidth || !strings.HasSuffix(errText, "…") || !strings.Contains(errText, "500") {
-				t.Errorf("ERROR = %q (%d characters), want the failure cut to %d characters", errText, n, maxErrorWidth)
+			// The error follows, whole, on a line of its own.
+			if i+1 == len(lines) || !strings.HasPrefix(lines[i+1], historyErrorIndent) {
+				t.Fatalf("wh_fail row %q is not followed by its error line", line)
+			}
+			i++
+			errText := strings.TrimPrefix(lines[i], historyErrorIndent)
+			if want := errors[int64(id)]; errText != want || !strings.Contains(errText, "500") || strings.HasSuffix(errText, "…") {
+				t.Errorf("error line = %q, want the whole error %q", errText, want)
 			}
 		case "wh_ok", "wh_other":
-			if cols[6] != "1" || cols[7] != "200" || cols[8] != "yes" || cols[10] != "-" {
+			if cols[6] != "1" || cols[7] != "200" {
 				t.Errorf("%s row = %q", cols[4], line)
 			}
+			if i+1 < len(lines) && strings.HasPrefix(lines[i+1], historyErrorIndent) {
+				t.Errorf("successful attempt %q has an error line: %q", line, lines[i+1])
+			}
+		default:
+			t.Errorf("unexpected line %q", line)
 		}
 	}
 	// The biz1 deliveries run concurrently, so only the last broadcast's
@@ -186,8 +208,9 @@ func TestHistoryTable(t *testing.T) {
 
 	// --db may also follow the command; filters apply to the table too.
 	res = f.runEnv(f.env, "history", "--db", f.db, "--webhook", "wh_fail", "--limit", "1")
-	if lines := strings.Split(strings.TrimSpace(res.stdout), "\n"); res.code != exitOK || len(lines) != 2 || !strings.Contains(lines[1], "wh_fail") {
-		t.Fatalf("history --webhook wh_fail --limit 1: want 1 wh_fail row, got %s", res)
+	if lines := strings.Split(strings.TrimSpace(res.stdout), "\n"); res.code != exitOK || len(lines) != 3 || !strings.Contains(lines[1], "wh_fail") ||
+		!strings.HasPrefix(lines[2], historyErrorIndent) {
+		t.Fatalf("history --webhook wh_fail --limit 1: want 1 wh_fail row and its error, got %s", res)
 	}
 }
 
@@ -297,10 +320,70 @@ func TestHistoryOddRows(t *testing.T) {
 	}
 	res := f.mustRun("history")
 	lines := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
-	if len(lines) != 4 || strings.ContainsAny(res.stdout, "\t\x1b") {
+	if len(lines) != 5 || strings.ContainsAny(res.stdout, "\t\x1b") {
 		t.Fatalf("history table broken by control characters: %q", res.stdout)
 	}
-	if !strings.Contains(lines[2], "wh_text") || !strings.HasSuffix(lines[2], "line one line two [31m") || !strings.Contains(lines[2], "  -  ") {
-		t.Errorf("wh_text row = %q, want no status and the error on one line", lines[2])
+	if !strings.Contains(lines[2], "wh_text") || !strings.Contains(lines[2], "  -  ") || lines[3] != historyErrorIndent+"line one line two [31m" {
+		t.Errorf("wh_text rows = %q, want no status and the error on one line", lines[2:4])
+	}
+}
+
+// TestHistoryTableWidth checks that rows with long codes, a long delivery
+// id and a long error fit in historyWidth columns, that the error is shown
+// whole, and that codes are shortened only as much as needed.
+func TestHistoryTableWidth(t *testing.T) {
+	t.Parallel()
+	longErr := "webhook: POST https://erp.internal.example.com/hooks/orders?tenant=acme answered 503 Service Unavailable: " +
+		strings.Repeat("upstream connect error or disconnect/reset before headers ", 5) + "reset reason: connection termination"
+	at := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	rows := []webhook.History{
+		{ID: 123456, CreatedAt: at, DeliveryID: "3f2a9c0e5b7d4e18a6c1f0b2d3e4a5b6", ScopeType: "tenant", ScopeCode: "acme-corporation-eu-west",
+			WebhookCode: "erp_orders_primary_endpoint", EventCode: "order_payment_captured_v2", Attempt: 3, StatusCode: 503,
+			Duration: 1234 * time.Millisecond, Error: longErr},
+		{ID: 123455, CreatedAt: at, DeliveryID: "3f2a9c0e5b7d4e18a6c1f0b2d3e4a5b7", ScopeType: "biz", ScopeCode: "biz1",
+			WebhookCode: "wh_ok", EventCode: "template_update", Attempt: 1, StatusCode: 200, Success: true, Duration: 12 * time.Millisecond},
+		{ID: 123454, CreatedAt: at, DeliveryID: "d3", ScopeType: "biz", ScopeCode: "biz1", WebhookCode: "wh_py", EventCode: "e", Attempt: 1},
+	}
+	var buf strings.Builder
+	if err := writeHistoryTable(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	var errLines []string
+	for _, line := range lines {
+		if n := utf8.RuneCountInString(line); n > historyWidth {
+			t.Errorf("line is %d characters wide, more than %d: %q", n, historyWidth, line)
+		}
+		if strings.HasPrefix(line, historyErrorIndent) || strings.HasPrefix(line, strings.Repeat(" ", len(historyErrorIndent))) {
+			errLines = append(errLines, strings.TrimSpace(strings.TrimPrefix(line, historyErrorIndent)))
+		}
+	}
+	if len(errLines) < 3 {
+		t.Fatalf("want the long error wrapped over several lines, got:\n%s", buf.String())
+	}
+	if got := strings.Join(errLines[:len(errLines)-1], " "); got != longErr {
+		t.Errorf("the error is not shown whole:\n%s\nwant\n%s", got, longErr)
+	}
+	if last := errLines[len(errLines)-1]; last != "none recorded, but the attempt failed" {
+		t.Errorf("a failed attempt without an error: %q", last)
+	}
+	row := lines[1]
+	for _, whole := range []string{"123456", "2024-05-01T10:00:00Z", "3f2a9c0e5b7d4e18a6c1f0b2d3e4a5b6", "503", "1.234s"} {
+		if !strings.Contains(row, whole) {
+			t.Errorf("row %q lacks %q", row, whole)
+		}
+	}
+	if !strings.Contains(row, "…") {
+		t.Errorf("row %q: want the long codes shortened to fit", row)
+	}
+	// Ordinary codes fit as they are, with six-digit row ids.
+	buf.Reset()
+	if err := writeHistoryTable(&buf, rows[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		if n := utf8.RuneCountInString(line); n > historyWidth || strings.Contains(line, "…") {
+			t.Errorf("line %q (%d characters): want the short codes whole, within %d", line, n, historyWidth)
+		}
 	}
 }

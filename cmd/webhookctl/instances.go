@@ -28,33 +28,39 @@ stay pending.
 With --json, prints a JSON array of the library's Instance.`,
 		example: progName + " --db /srv/app/webhook.db instances\n" +
 			progName + " --db /srv/app/webhook.db instances --json",
-		setup: func(fs *flag.FlagSet) action {
-			asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
-			return func(ctx context.Context, a *app, args []string) error {
-				if err := noArgs("instances", args, ""); err != nil {
-					return err
-				}
-				c, err := a.clientWithoutSecret(false)
-				if err != nil {
-					return err
-				}
-				list, err := c.Instances(ctx)
-				if err != nil {
-					return err
-				}
-				if *asJSON {
-					if list == nil {
-						list = []webhook.Instance{}
-					}
-					return writeJSON(a.stdout, list)
-				}
-				if len(list) == 0 {
-					fmt.Fprintf(a.stderr, "note: no worker instance ran in the last hour: nothing sends the outbox until the service calls Client.Start\n")
-				}
-				return writeInstancesTable(a.stdout, list)
-			}
-		},
+		setup: setupOf[instancesCmd],
 	}
+}
+
+// instancesCmd is the instances command.
+type instancesCmd struct{ json bool }
+
+func (c *instancesCmd) flags(fs *flag.FlagSet) {
+	fs.BoolVar(&c.json, "json", false, "print a JSON array instead of a table")
+}
+
+func (c *instancesCmd) run(ctx context.Context, a *app, args []string) error {
+	if err := noArgs("instances", args, ""); err != nil {
+		return err
+	}
+	client, err := a.clientWithoutSecret(false)
+	if err != nil {
+		return err
+	}
+	list, err := client.Instances(ctx)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if list == nil {
+			list = []webhook.Instance{}
+		}
+		return writeJSON(a.stdout, list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(a.stderr, "note: no worker instance ran in the last hour: nothing sends the outbox until the service calls Client.Start\n")
+	}
+	return writeInstancesTable(a.stdout, list)
 }
 
 func writeInstancesTable(w io.Writer, list []webhook.Instance) error {

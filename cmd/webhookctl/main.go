@@ -70,8 +70,10 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	return a.run(ctx, args)
 }
 
-// command is one entry of the command table. Adding a command means writing
-// its constructor and listing it in commands.
+// command is one entry of the command table: its documentation and how
+// to run it. Adding a command means writing, in a file of its own, a type
+// that holds its flags and has the runner methods, a constructor returning
+// its entry with setup: setupOf[thatType], and listing it in commands.
 type command struct {
 	name     string
 	synopsis string // what follows the name on the usage line
@@ -88,6 +90,29 @@ type command struct {
 
 // action runs a command with its positional arguments.
 type action func(ctx context.Context, a *app, args []string) error
+
+// runner is a command: a struct holding its flags, registered by flags,
+// and its body, run.
+type runner interface {
+	flags(fs *flag.FlagSet)
+	run(ctx context.Context, a *app, args []string) error
+}
+
+// setupOf is the setup of the command whose flags and body are those of a
+// new T: each invocation parses into a value of its own.
+func setupOf[T any, P interface {
+	*T
+	runner
+}](fs *flag.FlagSet) action {
+	r := P(new(T))
+	r.flags(fs)
+	return r.run
+}
+
+// noFlags is embedded by the commands that take no flags of their own.
+type noFlags struct{}
+
+func (noFlags) flags(*flag.FlagSet) {}
 
 // commands returns the command table, in the order the help lists it.
 func commands() []*command {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 )
 
@@ -17,21 +16,24 @@ lack. It never drops or retypes a column and is safe to run again. A SQLite
 file that does not exist is created.`,
 		example: progName + " --db /srv/app/webhook.db migrate\n" +
 			progName + " --db 'postgres://app@db.internal/app?sslmode=require' migrate",
-		setup: func(*flag.FlagSet) action {
-			return func(ctx context.Context, a *app, args []string) error {
-				if len(args) > 0 {
-					return usageErrorf("migrate takes no arguments, got %q", args)
-				}
-				c, err := a.clientWithoutSecret(true)
-				if err != nil {
-					return err
-				}
-				if err := c.Migrate(ctx); err != nil {
-					return fmt.Errorf("migrating %s: %w", redactDSN(a.dsn()), err)
-				}
-				fmt.Fprintf(a.stdout, "migrated %s\n", redactDSN(a.dsn()))
-				return nil
-			}
-		},
+		setup: setupOf[migrateCmd],
 	}
+}
+
+// migrateCmd is the migrate command.
+type migrateCmd struct{ noFlags }
+
+func (*migrateCmd) run(ctx context.Context, a *app, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("migrate takes no arguments, got %q", args)
+	}
+	c, err := a.clientWithoutSecret(true)
+	if err != nil {
+		return err
+	}
+	if err := c.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrating %s: %w", redactDSN(a.dsn()), err)
+	}
+	fmt.Fprintf(a.stdout, "migrated %s\n", redactDSN(a.dsn()))
+	return nil
 }

@@ -6,6 +6,9 @@ import (
 	"unicode/utf8"
 )
 
+// maxErrorWidth is how many characters of an error a table cell shows.
+const maxErrorWidth = 60
+
 // printable replaces control characters (tabs and newlines included),
 // bidirectional overrides and invalid UTF-8 with spaces, so that text from
 // the database or a file can neither break a table nor send escape

@@ -20,7 +20,8 @@ const progressEvery = 5 * time.Second
 const workersNote = "note: the workers of the service (Client.Start) send them, not " + progName +
 	"; follow them with '" + progName + " deliveries --status pending'\n"
 
-type redeliverFlags struct {
+// redeliverCmd is the redeliver command.
+type redeliverCmd struct {
 	failed                bool
 	webhook, scope, event string
 	since                 string
@@ -50,24 +51,26 @@ Exit status: 0 when every delivery was scheduled, 3 when an ID is unknown
 		example: progName + " --db /srv/app/webhook.db redeliver 3f2a9c0e5b7d4e18a6c1f0b2d3e4a5b6\n" +
 			progName + " --db /srv/app/webhook.db redeliver --failed --webhook erp --since 24h\n" +
 			progName + " --db /srv/app/webhook.db redeliver --failed --scope shop:s1 --event order_paid --since 2024-05-01T00:00:00Z",
-		setup: func(fs *flag.FlagSet) action {
-			var f redeliverFlags
-			fs.BoolVar(&f.failed, "failed", false, "redeliver every failed delivery of the outbox that matches the filters, instead of IDs")
-			fs.StringVar(&f.webhook, "webhook", "", "with --failed, only the deliveries to webhook `CODE`")
-			fs.StringVar(&f.scope, "scope", "", "with --failed, only the deliveries in scope `TYPE:CODE`")
-			fs.StringVar(&f.event, "event", "", "with --failed, only the deliveries of event `CODE`")
-			fs.StringVar(&f.since, "since", "", "with --failed, only the deliveries created since `WHEN`: 24h, 7d or an RFC 3339 time")
-			return func(ctx context.Context, a *app, args []string) error {
-				if f.failed {
-					return redeliverFailed(ctx, a, args, &f)
-				}
-				if f.webhook != "" || f.scope != "" || f.event != "" || f.since != "" {
-					return usageErrorf("--webhook, --scope, --event and --since filter --failed: add --failed, or give delivery IDs alone")
-				}
-				return redeliverIDs(ctx, a, args)
-			}
-		},
+		setup: setupOf[redeliverCmd],
 	}
+}
+
+func (c *redeliverCmd) flags(fs *flag.FlagSet) {
+	fs.BoolVar(&c.failed, "failed", false, "redeliver every failed delivery of the outbox that matches the filters, instead of IDs")
+	fs.StringVar(&c.webhook, "webhook", "", "with --failed, only the deliveries to webhook `CODE`")
+	fs.StringVar(&c.scope, "scope", "", "with --failed, only the deliveries in scope `TYPE:CODE`")
+	fs.StringVar(&c.event, "event", "", "with --failed, only the deliveries of event `CODE`")
+	fs.StringVar(&c.since, "since", "", "with --failed, only the deliveries created since `WHEN`: 24h, 7d or an RFC 3339 time")
+}
+
+func (c *redeliverCmd) run(ctx context.Context, a *app, args []string) error {
+	if c.failed {
+		return redeliverFailed(ctx, a, args, c)
+	}
+	if c.webhook != "" || c.scope != "" || c.event != "" || c.since != "" {
+		return usageErrorf("--webhook, --scope, --event and --since filter --failed: add --failed, or give delivery IDs alone")
+	}
+	return redeliverIDs(ctx, a, args)
 }
 
 func redeliverIDs(ctx context.Context, a *app, ids []string) error {
@@ -113,7 +116,7 @@ func redeliverIDs(ctx context.Context, a *app, ids []string) error {
 	return nil
 }
 
-func redeliverFailed(ctx context.Context, a *app, args []string, f *redeliverFlags) error {
+func redeliverFailed(ctx context.Context, a *app, args []string, f *redeliverCmd) error {
 	if len(args) > 0 {
 		return usageErrorf("--failed takes no IDs, got %q: give IDs without --failed, or filters with it", args)
 	}

@@ -17,19 +17,20 @@ import (
 	"gorm.io/gorm/logger"
 )
 
-type verifyFlags struct {
-	method      string
-	bearerEnv   string
-	headers     stringList
-	headerEnvs  stringList
-	timeout     time.Duration
-	denyPrivate bool
+// verifyCmd is the verify command.
+type verifyCmd struct {
+	method     string
+	bearerEnv  string
+	headers    stringList
+	headerEnvs stringList
+	timeout    time.Duration
+	net        networkFlags
 }
 
 func verifyCommand() *command {
 	return &command{
 		name:         "verify",
-		synopsis:     "URL [--method POST] [--bearer-env VAR] [--header K=V ...] [--header-env K=VAR ...] [--timeout 5s] [--deny-private]",
+		synopsis:     "URL [--method POST] [--bearer-env VAR] [--header K=V ...] [--header-env K=VAR ...] [--timeout 5s] [--deny-private] [--allow-network CIDR ...] [--egress-proxy URL]",
 		summary:      "send one test request to an endpoint and report the answer",
 		interspersed: true,
 		help: `Sends one request with the body of a "webhook_test" event to URL, as a
@@ -45,30 +46,35 @@ values that are not secret.
 
 The SSRF guard applies as in the service: link-local and cloud metadata
 addresses are always refused; loopback and private addresses are allowed
-unless --deny-private (the service's Config.DenyPrivateNetworks) is given.
-Redirects are not followed.
+unless --deny-private (the service's Config.DenyPrivateNetworks) is given;
+--allow-network CIDR (AllowNetworks) lets a refused range through, and
+--egress-proxy URL (EgressProxy; --egress-proxy-env VAR for a URL with a
+password) sends the request through the service's egress proxy. Give the
+service's settings to test what it would do. Redirects are not followed.
 
 Exit status: 0 when the endpoint answered 2xx, 1 otherwise (another status,
 a network error, a timeout, an address the guard refuses), 2 for a bad URL
 or flag, or an unset variable.`,
 		example: progName + " verify https://service1.example.com/hooks --bearer-env SERVICE1_TOKEN --header X-Team=payments --timeout 5s\n" +
 			progName + " verify https://erp.example.com/hooks --method GET --deny-private   # refuses a private or loopback address",
-		setup: func(fs *flag.FlagSet) action {
-			var f verifyFlags
-			fs.StringVar(&f.method, "method", "POST", "the HTTP `METHOD`, POST or GET (default POST)")
-			fs.StringVar(&f.bearerEnv, "bearer-env", "", "send Authorization: Bearer with the token held by the environment variable `VAR`")
-			fs.Var(&f.headers, "header", "send header `K=V` (not for secrets: use --header-env); repeat for several")
-			fs.Var(&f.headerEnvs, "header-env", "send header K with the value of the environment variable VAR, given as `K=VAR`; repeat for several")
-			fs.DurationVar(&f.timeout, "timeout", webhook.DefaultTimeout, "give up on the request after `DURATION` (default "+webhook.DefaultTimeout.String()+")")
-			fs.BoolVar(&f.denyPrivate, "deny-private", false, "also refuse loopback, private, CGNAT and ULA addresses, as the service's DenyPrivateNetworks does")
-			return func(ctx context.Context, a *app, args []string) error {
-				return verify(ctx, a, args, &f)
-			}
-		},
+		setup: setupOf[verifyCmd],
 	}
 }
 
-func verify(ctx context.Context, a *app, args []string, f *verifyFlags) error {
+func (c *verifyCmd) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.method, "method", "POST", "the HTTP `METHOD`, POST or GET (default POST)")
+	fs.StringVar(&c.bearerEnv, "bearer-env", "", "send Authorization: Bearer with the token held by the environment variable `VAR`")
+	fs.Var(&c.headers, "header", "send header `K=V` (not for secrets: use --header-env); repeat for several")
+	fs.Var(&c.headerEnvs, "header-env", "send header K with the value of the environment variable VAR, given as `K=VAR`; repeat for several")
+	fs.DurationVar(&c.timeout, "timeout", webhook.DefaultTimeout, "give up on the request after `DURATION` (default "+webhook.DefaultTimeout.String()+")")
+	c.net.register(fs)
+}
+
+func (c *verifyCmd) run(ctx context.Context, a *app, args []string) error {
+	return verify(ctx, a, args, c)
+}
+
+func verify(ctx context.Context, a *app, args []string, f *verifyCmd) error {
 	if len(args) != 1 {
 		return usageErrorf("verify takes 1 argument, URL, got %d", len(args))
 	}
@@ -104,7 +110,11 @@ func verify(ctx context.Context, a *app, args []string, f *verifyFlags) error {
 		}
 		wh.Headers = append(wh.Headers, webhook.Header{Key: k, Value: v})
 	}
-	c, closeDB, err := verifyClient(f.denyPrivate)
+	eg, err := f.net.resolve(a.getenv)
+	if err != nil {
+		return err
+	}
+	c, closeDB, err := verifyClient(eg)
 	if err != nil {
 		return err
 	}
@@ -143,9 +153,10 @@ func verify(ctx context.Context, a *app, args []string, f *verifyFlags) error {
 	switch {
 	case errors.Is(res.Err, webhook.ErrForbiddenAddress):
 		hint = "the SSRF guard refused the address: link-local and metadata addresses are always refused"
-		if f.denyPrivate {
+		if f.net.denyPrivate {
 			hint += ", and loopback and private ones with --deny-private"
 		}
+		hint += "; --allow-network CIDR lets a range through, as the service's AllowNetworks does"
 	case errors.Is(res.Err, context.DeadlineExceeded):
 		hint = "the endpoint did not answer in time: check it is reachable, or raise --timeout"
 	case errors.Is(res.Err, webhook.ErrUnexpectedStatus):
@@ -156,17 +167,23 @@ func verify(ctx context.Context, a *app, args []string, f *verifyFlags) error {
 	return withHint(errors.New("the endpoint did not accept the test request"), hint)
 }
 
-// verifyClient returns a client for VerifyEndpoint, which touches no
-// database and encrypts nothing: the library wants a database and a secret
-// all the same, so it gets an in-memory one and a random one.
-func verifyClient(denyPrivate bool) (*webhook.Client, func(), error) {
+// verifyClient returns a client for VerifyEndpoint, with the SSRF and
+// egress settings eg. VerifyEndpoint touches no database and encrypts
+// nothing: the library wants a database and a secret all the same, so it
+// gets an in-memory one and a random one.
+func verifyClient(eg egress) (*webhook.Client, func(), error) {
 	db, err := gorm.Open(sqlite.Open("file::memory:"), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		return nil, nil, fmt.Errorf("preparing the test request: %w", err)
 	}
-	c, err := webhook.New(db, webhook.Config{PrivateSecret: rand.Text(), DenyPrivateNetworks: denyPrivate})
+	cfg := webhook.Config{PrivateSecret: rand.Text()}
+	eg.applyTo(&cfg)
+	c, err := webhook.New(db, cfg)
 	if err != nil {
 		closeDB(db)
+		if errors.Is(err, webhook.ErrInvalidConfig) && cfg.EgressProxy != "" {
+			return nil, nil, egressConfigError(err)
+		}
 		return nil, nil, fmt.Errorf("preparing the test request: %w", err)
 	}
 	return c, func() { closeDB(db) }, nil

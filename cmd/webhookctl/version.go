@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -20,16 +19,19 @@ every delivery and shown by 'instances'), the Go version that compiled it,
 and the platform. '` + progName + ` --version' prints the same. Needs no
 database.`,
 		example: progName + " version\n" + progName + " --version",
-		setup: func(*flag.FlagSet) action {
-			return func(_ context.Context, a *app, args []string) error {
-				if err := noArgs("version", args, ""); err != nil {
-					return err
-				}
-				a.printVersion(a.stdout)
-				return nil
-			}
-		},
+		setup:   setupOf[versionCmd],
 	}
+}
+
+// versionCmd is the version command.
+type versionCmd struct{ noFlags }
+
+func (*versionCmd) run(_ context.Context, a *app, args []string) error {
+	if err := noArgs("version", args, ""); err != nil {
+		return err
+	}
+	a.printVersion(a.stdout)
+	return nil
 }
 
 // printVersion prints one line, such as

@@ -69,70 +69,79 @@ rate_limit and max_in_flight appear when set), with the scope as
 service's), and a "stats" object.`,
 		example: progName + " --db /srv/app/webhook.db webhooks\n" +
 			progName + " --db /srv/app/webhook.db webhooks --scope biz:biz1 --since 7d --json",
-		setup: func(fs *flag.FlagSet) action {
-			scope := fs.String("scope", "", "only the webhooks of scope `TYPE:CODE`")
-			since := fs.String("since", "24h", "summarise the history since `WHEN`: 24h, 7d or an RFC 3339 time (default 24h)")
-			asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
-			return func(ctx context.Context, a *app, args []string) error {
-				if err := noArgs("webhooks", args, "use --scope to filter"); err != nil {
-					return err
-				}
-				var q webhook.WebhookQuery
-				if *scope != "" {
-					s, err := parseScope("scope", *scope)
-					if err != nil {
-						return err
-					}
-					q.ScopeType, q.ScopeCode = s.Type, s.Code
-				}
-				from, err := parseSince(*since, time.Now())
-				if err != nil {
-					return err
-				}
-				c, err := a.clientWithoutSecret(false)
-				if err != nil {
-					return err
-				}
-				hooks, err := c.Webhooks(ctx, q)
-				if err != nil {
-					return err
-				}
-				stats, err := c.WebhookStats(ctx, from)
-				if err != nil {
-					return err
-				}
-				out := make([]webhookJSON, len(hooks))
-				for i, h := range hooks {
-					timeout := "default"
-					if h.Timeout > 0 {
-						timeout = h.Timeout.String()
-					}
-					out[i] = webhookJSON{WebhookInfo: h, Scope: scopeJSON{h.Scope.Type, h.Scope.Code}, Timeout: timeout,
-						Stats: webhookStatsJSON{Since: from.UTC()}}
-				}
-				byKey := map[string]int{}
-				for i, h := range hooks {
-					byKey[h.Scope.String()+"\x00"+h.Code] = i
-				}
-				for _, s := range stats {
-					i, ok := byKey[s.Scope.String()+"\x00"+s.WebhookCode]
-					if !ok {
-						continue // history of a deleted webhook
-					}
-					st := &out[i].Stats
-					st.Attempts, st.Failures, st.FailureRate = s.Attempts, s.Failures, s.FailureRate()
-					if !s.LastAt.IsZero() {
-						at, ok := s.LastAt.UTC(), s.LastSuccess
-						st.LastAt, st.LastSuccess, st.LastStatusCode = &at, &ok, s.LastStatusCode
-					}
-				}
-				if *asJSON {
-					return writeJSON(a.stdout, out)
-				}
-				return writeWebhooksTable(a.stdout, out)
-			}
-		},
+		setup: setupOf[webhooksCmd],
 	}
+}
+
+// webhooksCmd is the webhooks command.
+type webhooksCmd struct {
+	scope, since string
+	json         bool
+}
+
+func (c *webhooksCmd) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.scope, "scope", "", "only the webhooks of scope `TYPE:CODE`")
+	fs.StringVar(&c.since, "since", "24h", "summarise the history since `WHEN`: 24h, 7d or an RFC 3339 time (default 24h)")
+	fs.BoolVar(&c.json, "json", false, "print a JSON array instead of a table")
+}
+
+func (c *webhooksCmd) run(ctx context.Context, a *app, args []string) error {
+	if err := noArgs("webhooks", args, "use --scope to filter"); err != nil {
+		return err
+	}
+	var q webhook.WebhookQuery
+	if c.scope != "" {
+		s, err := parseScope("scope", c.scope)
+		if err != nil {
+			return err
+		}
+		q.ScopeType, q.ScopeCode = s.Type, s.Code
+	}
+	from, err := parseSince(c.since, time.Now())
+	if err != nil {
+		return err
+	}
+	client, err := a.clientWithoutSecret(false)
+	if err != nil {
+		return err
+	}
+	hooks, err := client.Webhooks(ctx, q)
+	if err != nil {
+		return err
+	}
+	stats, err := client.WebhookStats(ctx, from)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookJSON, len(hooks))
+	for i, h := range hooks {
+		timeout := "default"
+		if h.Timeout > 0 {
+			timeout = h.Timeout.String()
+		}
+		out[i] = webhookJSON{WebhookInfo: h, Scope: scopeJSON{h.Scope.Type, h.Scope.Code}, Timeout: timeout,
+			Stats: webhookStatsJSON{Since: from.UTC()}}
+	}
+	byKey := map[string]int{}
+	for i, h := range hooks {
+		byKey[h.Scope.String()+"\x00"+h.Code] = i
+	}
+	for _, s := range stats {
+		i, ok := byKey[s.Scope.String()+"\x00"+s.WebhookCode]
+		if !ok {
+			continue // history of a deleted webhook
+		}
+		st := &out[i].Stats
+		st.Attempts, st.Failures, st.FailureRate = s.Attempts, s.Failures, s.FailureRate()
+		if !s.LastAt.IsZero() {
+			at, ok := s.LastAt.UTC(), s.LastSuccess
+			st.LastAt, st.LastSuccess, st.LastStatusCode = &at, &ok, s.LastStatusCode
+		}
+	}
+	if c.json {
+		return writeJSON(a.stdout, out)
+	}
+	return writeWebhooksTable(a.stdout, out)
 }
 
 func writeWebhooksTable(w io.Writer, hooks []webhookJSON) error {
