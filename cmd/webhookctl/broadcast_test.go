@@ -130,12 +130,19 @@ func TestBroadcastEnqueue(t *testing.T) {
 
 	// The table shows the same.
 	res = f.mustRun("deliveries", "--status", "pending")
+	// One row per delivery, its next attempt on a line under it.
 	lines := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
-	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "ID CREATED DELIVERY SCOPE WEBHOOK EVENT STATUS ATTEMPTS NEXT_ATTEMPT LAST_STATUS ERROR" {
+	if len(lines) != 5 || strings.Join(strings.Fields(lines[0]), " ") != "CREATED DELIVERY SCOPE WEBHOOK EVENT QUEUED STATUS TRY HTTP" {
 		t.Fatalf("deliveries table: %s", res)
 	}
-	for _, l := range lines[1:] {
-		if cols := strings.Fields(l); len(cols) != 11 || cols[6] != "pending" || cols[7] != "0" || cols[5] != "template_update" {
+	for i, l := range lines[1:] {
+		if i%2 == 1 {
+			if !strings.HasPrefix(strings.TrimSpace(l), "next attempt: ") {
+				t.Errorf("line under a pending row = %q", l)
+			}
+			continue
+		}
+		if cols := strings.Fields(l); len(cols) != 9 || cols[6] != "pending" || cols[7] != "0" || cols[4] != "template_update" || cols[5] != "yes" || len(l) > 120 {
 			t.Errorf("row = %q", l)
 		}
 	}

@@ -79,30 +79,30 @@ func (c *historyCmd) run(ctx context.Context, a *app, args []string) error {
 }
 
 // query validates the flags and turns them into a HistoryQuery.
-func (f *historyCmd) query(now time.Time) (webhook.HistoryQuery, error) {
+func (c *historyCmd) query(now time.Time) (webhook.HistoryQuery, error) {
 	q := webhook.HistoryQuery{
-		DeliveryID: f.delivery, WebhookCode: f.webhook, EventCode: f.event,
-		StatusCode: f.status, Limit: f.limit,
+		DeliveryID: c.delivery, WebhookCode: c.webhook, EventCode: c.event,
+		StatusCode: c.status, Limit: c.limit,
 	}
-	if f.scope != "" {
-		scope, err := parseScope("scope", f.scope)
+	if c.scope != "" {
+		scope, err := parseScope("scope", c.scope)
 		if err != nil {
 			return q, err
 		}
 		q.ScopeType, q.ScopeCode = scope.Type, scope.Code
 	}
-	if f.success.set {
-		v := f.success.value
+	if c.success.set {
+		v := c.success.value
 		q.Success = &v
 	}
-	if f.status != 0 && (f.status < 100 || f.status > 599) {
-		return q, usageErrorf("--status %d: want an HTTP status from 100 to 599", f.status)
+	if c.status != 0 && (c.status < 100 || c.status > 599) {
+		return q, usageErrorf("--status %d: want an HTTP status from 100 to 599", c.status)
 	}
-	if f.limit < 1 || f.limit > webhook.MaxHistoryLimit {
-		return q, usageErrorf("--limit %d: want 1 to %d", f.limit, webhook.MaxHistoryLimit)
+	if c.limit < 1 || c.limit > webhook.MaxHistoryLimit {
+		return q, usageErrorf("--limit %d: want 1 to %d", c.limit, webhook.MaxHistoryLimit)
 	}
-	if f.since != "" {
-		since, err := parseSince(f.since, now)
+	if c.since != "" {
+		since, err := parseSince(c.since, now)
 		if err != nil {
 			return q, err
 		}

@@ -126,6 +126,7 @@ func commands() []*command {
 		verifyCommand(),
 		deliveriesCommand(),
 		instancesCommand(),
+		statusCommand(),
 		redeliverCommand(),
 		historyCommand(),
 		pruneCommand(),
