@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test test-sqlite test-e2e race lint fuzz bench bench-faults quickstart check
+.PHONY: test test-sqlite test-e2e screenshots race lint fuzz bench bench-faults quickstart check
 
 # The admin UI's browser tests (chromedp) live in a module of their own so
 # that chromedp stays out of the library's go.mod; they use SQLite only.
@@ -32,6 +32,12 @@ test-sqlite:
 ## without Chromium unless WEBHOOK_TEST_REQUIRE_BROWSER=1).
 test-e2e:
 	$(E2E_TEST)
+
+## screenshots: the admin UI's screenshots in docs/screenshots (overview,
+## deliveries, a delivery, attempts and webhooks at 1400 and 400 px), from
+## a seeded database at a fixed time; needs Chromium.
+screenshots:
+	cd $(E2E_DIR) && WEBHOOK_TEST_REQUIRE_BROWSER=1 WEBHOOK_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run '^TestE2ELayout$$' ./...
 
 race: test
 

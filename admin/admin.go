@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -32,8 +31,8 @@ var ErrNoAccessControl = errors.New("admin: no access control: set Options.Autho
 const (
 	// DefaultTitle is the header title when Options.Title is empty.
 	DefaultTitle = "Webhooks"
-	// DefaultPageSize is the deliveries page size when Options.PageSize is
-	// zero.
+	// DefaultPageSize is the page size of the deliveries and attempts
+	// lists when Options.PageSize is zero.
 	DefaultPageSize = 50
 	// MaxPageSize is the largest Options.PageSize; larger values are
 	// lowered to it.
@@ -78,7 +77,8 @@ type Options struct {
 	Prefix string
 	// Title shown in the header; default "Webhooks".
 	Title string
-	// PageSize of the deliveries list; default 50, at most 500.
+	// PageSize of the deliveries and attempts lists; default 50, at most
+	// 500.
 	PageSize int
 	// Now returns the current time (for the overview chart); default
 	// time.Now.
@@ -198,7 +198,7 @@ func cleanPrefix(p string) (string, error) {
 // admin's own routes.
 func isPageName(s string) bool {
 	switch s {
-	case "deliveries", "outbox", "webhooks", "instances", "events", "subscriptions", "scopes", "static":
+	case "deliveries", "attempts", "outbox", "webhooks", "instances", "events", "subscriptions", "scopes", "static":
 		return true
 	}
 	return false
@@ -224,21 +224,29 @@ func (h *handler) stripPrefix(r *http.Request) *http.Request {
 
 func (h *handler) routes() {
 	m := http.NewServeMux()
-	m.HandleFunc("GET /{$}", h.overview)
-	m.HandleFunc("GET /deliveries", h.deliveries)
-	m.HandleFunc("POST /deliveries/redeliver-failed", h.redeliverFailed)
-	m.HandleFunc("GET /deliveries/{id}", h.delivery)
-	m.HandleFunc("POST /deliveries/{id}/redeliver", h.redeliver)
-	m.HandleFunc("GET /outbox", h.outbox)
-	m.HandleFunc("GET /webhooks", h.webhooks)
-	m.HandleFunc("POST /webhooks/toggle", h.toggleWebhook)
-	m.HandleFunc("POST /webhooks/close-circuit", h.closeCircuit)
-	m.HandleFunc("GET /instances", h.instances)
-	m.HandleFunc("GET /events", h.events)
-	m.HandleFunc("GET /subscriptions", h.subscriptions)
-	m.HandleFunc("GET /scopes", h.scopes)
-	m.HandleFunc("GET /static/admin.css", h.stylesheet)
-	m.HandleFunc("/", h.notFound)
+	for _, rt := range []struct {
+		pattern string
+		fn      handlerFunc
+	}{
+		{"GET /{$}", h.overview},
+		{"GET /deliveries", h.deliveries},
+		{"GET /deliveries/{id}", h.delivery},
+		{"POST /deliveries/{id}/redeliver", h.redeliver},
+		{"POST /deliveries/redeliver-failed", h.redeliverFailed},
+		{"GET /attempts", h.attempts},
+		{"GET /outbox", h.outbox},
+		{"GET /webhooks", h.webhooks},
+		{"POST /webhooks/toggle", h.toggleWebhook},
+		{"POST /webhooks/close-circuit", h.closeCircuit},
+		{"GET /events", h.events},
+		{"GET /subscriptions", h.subscriptions},
+		{"GET /scopes", h.scopes},
+		{"GET /instances", h.instances},
+		{"GET /static/admin.css", h.stylesheet},
+		{"/", h.notFound},
+	} {
+		m.HandleFunc(rt.pattern, h.serve(rt.fn))
+	}
 	h.mux = m
 }
 
@@ -272,14 +280,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead, http.MethodPost:
 	default:
 		hdr.Set("Allow", "GET, HEAD, POST")
-		h.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page answers GET and POST only.")
+		h.fail(w, r, &requestError{status: http.StatusMethodNotAllowed, heading: "Method not allowed", msg: "The admin answers GET and POST only."})
 		return
 	}
 	token := h.ensureCSRFCookie(w, r)
 	r = r.WithContext(context.WithValue(r.Context(), csrfCtxKey{}, token))
 	if r.Method == http.MethodPost {
 		if problem := h.checkCSRF(r, token); problem != "" {
-			h.errorPage(w, r, http.StatusForbidden, "Request refused (CSRF check failed)", problem)
+			h.fail(w, r, &requestError{status: http.StatusForbidden, heading: "Request refused (CSRF check failed)", msg: problem})
 			return
 		}
 	}
@@ -311,41 +319,21 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (h *handler) stylesheet(w http.ResponseWriter, r *http.Request) {
+func (h *handler) stylesheet(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	http.ServeContent(w, r, "admin.css", time.Time{}, bytes.NewReader(h.css))
+	return nil
 }
 
-func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
+func (h *handler) notFound(w http.ResponseWriter, r *http.Request) error {
 	// A known path asked with the wrong method is a 405, not a 404.
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		probe := r.Clone(r.Context())
 		probe.Method = http.MethodGet
 		if _, pattern := h.mux.Handler(probe); pattern != "/" && pattern != "" {
 			w.Header().Set("Allow", "GET, HEAD")
-			h.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This page is read-only: use GET.")
-			return
+			return &requestError{status: http.StatusMethodNotAllowed, heading: "Method not allowed", msg: "This page is read-only: use GET."}
 		}
 	}
-	h.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no admin page at this address.")
-}
-
-// newRef returns a short random reference that ties an error shown to the
-// operator to its log line.
-func newRef() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// fail shows a generic error page and logs err.
-func (h *handler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
-	ref := newRef()
-	h.log.Error("admin: "+what, "ref", ref, "method", r.Method, "path", r.URL.Path, "err", err)
-	h.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
-		"The admin could not "+what+". The error was logged with reference "+ref+".")
-}
-
-func (h *handler) badRequest(w http.ResponseWriter, r *http.Request, msg string) {
-	h.errorPage(w, r, http.StatusBadRequest, "Bad request", msg)
+	return &requestError{status: http.StatusNotFound, heading: "Page not found", msg: "There is no admin page at this address: start again from the navigation above."}
 }

@@ -142,22 +142,33 @@ func TestPages(t *testing.T) {
 		want []string
 	}{
 		{"/", []string{"Acme hooks", "Overview", `id="hourly-chart"`, `id="rates-chart"`, "<svg", "<rect", "hour (UTC)",
-			"Numbers per hour", "Failure rate per webhook", "wh_fail", "100.0 %", "0.0 %"}},
-		{"/deliveries", []string{"Deliveries", ids["wh_ok"], ids["wh_fail"], "template_update", "biz/biz1", `href="/admin/deliveries/` + ids["wh_fail"] + `"`,
-			"Redeliver failed deliveries", `name="csrf_token"`}},
-		{"/deliveries?webhook=wh_fail&success=no&status=500&scope=biz:biz1&event=template_update&since=2000-01-01T00:00&until=2999-01-01T00:00:00Z",
-			[]string{ids["wh_fail"], "failed deliveries of the outbox with scope biz:biz1, webhook wh_fail, event template_update, created since 2000-01-01T00:00"}},
+			"Numbers per hour", "Failure rate per webhook", "wh_fail", "100.0 %", "0.0 %", "pending deliveries", "failed deliveries",
+			`<a href="/admin/webhooks?scope=biz%3Abiz1#wh-`, `href="/admin/attempts?scope=biz%3Abiz1&amp;webhook=wh_fail"`}},
+		{"/deliveries", []string{"<h1>Deliveries</h1>", ids["wh_ok"], ids["wh_fail"], "template_update", "biz/biz1",
+			`href="/admin/deliveries/` + ids["wh_fail"] + `"`, `<span class="tag sent"`, "status-failed", "status-succeeded",
+			`<select id="f-webhook" name="webhook">`, `<option value="wh_fail">wh_fail</option>`, `<option value="biz:biz2">biz/biz2</option>`,
+			`<option value="template_create">template_create</option>`, `<option value="pending">pending</option>`, `id="f-queued"`}},
+		{"/deliveries?webhook=wh_fail&status=failed&scope=biz:biz1&event=template_update", []string{ids["wh_fail"],
+			`<option value="wh_fail" selected>`, `<option value="failed" selected>`, `<option value="biz:biz1" selected>`,
+			"Redeliver failed deliveries", `name="back" value="deliveries"`}},
+		{"/attempts", []string{"<h1>Attempts</h1>", ids["wh_ok"], ids["wh_fail"], "template_update", "biz/biz1",
+			`href="/admin/deliveries/` + ids["wh_fail"] + `#attempt-`, "Redeliver failed deliveries", `name="csrf_token"`, "answered 500 Internal Server Error", `<span class="pill bad">failed</span>`}},
+		{"/attempts?webhook=wh_fail&success=no&status=500&scope=biz:biz1&event=template_update&since=2000-01-01T00:00&until=2999-01-01T00:00:00Z",
+			[]string{ids["wh_fail"], "failed queued deliveries with scope biz:biz1, webhook wh_fail, event template_update, created since 2000-01-01T00:00",
+				`<option value="500" selected>500</option>`, `<option value="no" selected>failed</option>`}},
 		{"/deliveries/" + ids["wh_fail"], []string{"Attempt 1", "HTTP 500", "receiver is down", "/fail", "template_update", "t-42",
-			"[REDACTED]", "X-Team-Secret", `id="redeliver"`, "Response", "Request", "failed"}},
+			"[REDACTED]", "X-Team-Secret", `id="redeliver"`, "Response", "Request", "failed", `<span class="tag sent">sent</span>`,
+			"Copy as curl", "credentials stay redacted", `<pre class="curl-command">curl -X POST &#39;http://127.0.0.1:`,
+			`-H &#39;Authorization: Basic [REDACTED]&#39;`, `-H &#39;X-Team-Secret: [REDACTED]&#39;`, "--data-raw &#39;{&#34;event&#34;:"}},
 		{"/deliveries/" + ids["wh_ok"], []string{"succeeded", "HTTP 200", "&#34;ok&#34;: true", "Authorization"}},
-		{"/outbox", []string{"Outbox", "No delivery in the outbox matches."}},
+		{"/deliveries?queued=1", []string{"<h1>Deliveries</h1>", "No delivery matches.", `id="f-queued" type="checkbox" name="queued" value="1" checked`}},
 		{"/webhooks", []string{"Scope <span class=\"mono\">biz/biz1</span>", "biz/biz2", "wh_ok", "Service OK", "wh_fail", "wh_other",
 			"bearer, token set", "basic, password set", "X-Team-Secret (values set)", "all events (*)", "template_update", "template_create",
-			"enabled", "Disable", "100.0 %", "0.0 %", "GET"}},
-		{"/events", []string{"template_update", "Template updated", "a template changed", "admin-test", "template_create"}},
+			"enabled", "Disable", "100.0 %", "0.0 %", "GET", `href="/admin/attempts?scope=biz%3Abiz1&amp;webhook=wh_fail"`}},
+		{"/events", []string{"template_update", "Template updated", "a template changed", "admin-test", "template_create", `href="/admin/attempts?event=template_update"`}},
 		{"/subscriptions", []string{"biz/biz1", "biz/biz2", "wh_ok", "all events (*)", "wh_fail", "template_update"}},
 		{"/subscriptions?scope=biz:biz2", []string{"wh_other", "template_create"}},
-		{"/scopes", []string{"biz1", "biz2", "2 (2 enabled)", "webhooks", "history"}},
+		{"/scopes", []string{"biz1", "biz2", "2 (2 enabled)", "webhooks", "deliveries", "attempts"}},
 		{"/instances", []string{"Instances", "No worker instance ran in the last hour"}},
 	}
 	for _, p := range pages {
@@ -168,7 +179,8 @@ func TestPages(t *testing.T) {
 		}
 		wantSecurityHeaders(t, r.Header, p.path)
 		wantContains(t, r, p.want...)
-		wantContains(t, r, `<meta name="viewport"`, `href="/admin/static/admin.css"`, `href="/admin/webhooks"`, `href="/admin/instances"`)
+		wantContains(t, r, `<meta name="viewport"`, `href="/admin/static/admin.css"`, `href="/admin/webhooks"`, `href="/admin/instances"`,
+			`<a href="/admin/deliveries"`, `<a href="/admin/attempts"`)
 		// Credentials never reach a page.
 		wantNotContains(t, r, secretToken, secretPass, secretHeader, "<script")
 	}
@@ -190,18 +202,27 @@ func TestPages(t *testing.T) {
 	}
 	// The scope filter narrows the webhooks page.
 	r := s.get("/webhooks?scope=biz:biz2")
-	wantContains(t, r, "wh_other")
-	wantNotContains(t, r, "wh_fail")
+	wantContains(t, r, "wh_other", `<option value="biz:biz2" selected>`)
+	wantNotContains(t, r, "<strong class=\"mono\">wh_fail")
+	// Times to the millisecond.
+	if !regexp.MustCompile(`<td data-label="Time" class="time">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}</td>`).MatchString(s.get("/attempts").body) {
+		t.Error("the attempts list shows no time to the millisecond")
+	}
+	if !regexp.MustCompile(`<dd>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC</dd>`).MatchString(s.get("/deliveries/" + ids["wh_fail"]).body) {
+		t.Error("the delivery page shows no attempt time to the millisecond")
+	}
 }
 
 func TestBadRequestsAndNotFound(t *testing.T) {
 	s, _, _ := seededSite(t, admin.Options{})
 	for _, p := range []string{
-		"/deliveries?status=abc", "/deliveries?status=42", "/deliveries?before=-3", "/deliveries?before=x",
-		"/deliveries?since=yesterday", "/deliveries?until=2024-13-45", "/deliveries?success=maybe",
-		"/deliveries?since=2024-05-02T00:00&until=2024-05-01T00:00",
-		"/deliveries?webhook=" + strings.Repeat("x", 300), "/deliveries?event=a%00b", "/deliveries?scope=%ff",
-		"/outbox?status=lost", "/webhooks?scope=" + strings.Repeat("y", 300),
+		"/attempts?status=abc", "/attempts?status=42", "/attempts?before=-3", "/attempts?before=x",
+		"/attempts?since=yesterday", "/attempts?until=2024-13-45", "/attempts?success=maybe",
+		"/attempts?since=2024-05-02T00:00&until=2024-05-01T00:00",
+		"/attempts?webhook=" + strings.Repeat("x", 300), "/attempts?event=a%00b", "/attempts?scope=%ff",
+		"/deliveries?status=abc", "/deliveries?status=lost&queued=1", "/deliveries?queued=maybe", "/deliveries?since=yesterday",
+		"/deliveries?since=2024-05-02T00:00&until=2024-05-01T00:00", "/deliveries?cursor=abc", "/deliveries?webhook=" + strings.Repeat("x", 300),
+		"/webhooks?scope=" + strings.Repeat("y", 300), "/subscriptions?scope=%ff",
 	} {
 		r := s.get(p)
 		wantStatus(t, r, http.StatusBadRequest)
@@ -411,8 +432,11 @@ func TestEscaping(t *testing.T) {
 		t.Fatalf("redelivering %q: %v %v", oddID, ds, err)
 	}
 	wantStatus(t, s.get(r.Header.Get("Location")), http.StatusOK)
-	for _, p := range []string{"/", "/deliveries", "/deliveries/" + id, "/webhooks", "/events", "/subscriptions", "/scopes", "/instances",
+	for _, p := range []string{"/", "/deliveries", "/attempts", "/deliveries/" + id, "/webhooks", "/events", "/subscriptions", "/scopes", "/instances",
 		"/deliveries?webhook=" + url.QueryEscape(hostileName), "/deliveries?event=" + url.QueryEscape(hostileInfo),
+		"/attempts?webhook=" + url.QueryEscape(hostileName), "/attempts?event=" + url.QueryEscape(hostileInfo),
+		"/attempts?since=" + url.QueryEscape(hostileInfo), "/deliveries?cursor=" + url.QueryEscape(hostileInfo),
+		"/deliveries?scope=" + url.QueryEscape(hostileInfo), "/subscriptions?scope=" + url.QueryEscape(hostileName),
 		"/deliveries?msg=disabled&wh=" + url.QueryEscape(hostileName), "/webhooks?scope=" + url.QueryEscape(hostileInfo),
 		"/deliveries/" + url.PathEscape(hostileInfo), "/deliveries?since=" + url.QueryEscape(hostileInfo),
 	} {
@@ -450,9 +474,11 @@ func TestRedeliverFromUI(t *testing.T) {
 	// No workers run here: the page says it is pending and why.
 	page := s.get(loc)
 	wantStatus(t, page, http.StatusOK)
-	wantContains(t, page, "Redelivery scheduled", `id="pending-hint"`, "client.Start", "pending", "Outbox")
-	// The outbox page lists it.
-	wantContains(t, s.get("/outbox?status=pending"), id)
+	wantContains(t, page, "Redelivery scheduled", `id="pending-hint"`, "client.Start", "pending", `<span class="tag queued">queued</span>`, "Next retry")
+	// The queued deliveries list it, with its next retry.
+	list := s.get("/deliveries?queued=1&status=pending")
+	wantContains(t, list, id, `<span class="tag queued"`, `<td data-label="Next retry" class="time">`)
+	wantNotContains(t, list, ids["wh_ok"])
 }
 
 func TestToggleFromUI(t *testing.T) {
@@ -534,7 +560,7 @@ func TestBulkRedeliver(t *testing.T) {
 	}
 	s := newSite(t, c, admin.Options{})
 	// The overview counts them.
-	wantContains(t, s.get("/"), `<span class="num">3</span><span class="lbl">failed in outbox</span>`)
+	wantContains(t, s.get("/"), `<span class="num">3</span><span class="lbl">failed deliveries</span>`)
 	// A filter that matches nothing reschedules nothing.
 	tok := s.token()
 	// Without the confirmation box: refused, nothing rescheduled.
@@ -545,14 +571,14 @@ func TestBulkRedeliver(t *testing.T) {
 	}
 	r = s.post("/deliveries/redeliver-failed", url.Values{"csrf_token": {tok}, "webhook": {"wh_ok"}, "confirm": {"yes"}})
 	wantStatus(t, r, http.StatusSeeOther)
-	wantContains(t, s.get(r.Header.Get("Location")), "No failed delivery of the outbox matched")
+	wantContains(t, s.get(r.Header.Get("Location")), "No failed queued delivery matched")
 	// The form on the page carries the filter.
-	page := s.get("/deliveries?webhook=wh_fail&scope=biz:biz1&success=no")
+	page := s.get("/attempts?webhook=wh_fail&scope=biz:biz1&success=no")
 	wantContains(t, page, `name="webhook" value="wh_fail"`, `name="scope" value="biz:biz1"`)
 	r = s.post("/deliveries/redeliver-failed", url.Values{"csrf_token": {tok}, "webhook": {"wh_fail"}, "scope": {"biz:biz1"}, "confirm": {"yes"}})
 	wantStatus(t, r, http.StatusSeeOther)
 	loc := r.Header.Get("Location")
-	if !strings.Contains(loc, "msg=bulk") || !strings.Contains(loc, "n=3") || !strings.Contains(loc, "webhook=wh_fail") {
+	if !strings.HasPrefix(loc, "/admin/attempts?") || !strings.Contains(loc, "msg=bulk") || !strings.Contains(loc, "n=3") || !strings.Contains(loc, "webhook=wh_fail") {
 		t.Errorf("Location %q", loc)
 	}
 	wantContains(t, s.get(loc), "3 failed deliveries were rescheduled")
@@ -606,7 +632,7 @@ func TestOverviewChart(t *testing.T) {
 		`<span class="num">6</span><span class="lbl">attempts</span>`,
 		"33.3 %",                           // 2 of 6 failed overall
 		"biz/b1 b: 2 of 3 attempts failed", // the rate chart
-		`<td>b</td><td class="n">3</td><td class="n">2</td>`,
+		`>b</a><span class="scope">biz/b1</span><span class="see"><a href="/admin/attempts?scope=biz%3Ab1&amp;webhook=b">attempts</a> · <a href="/admin/deliveries?scope=biz%3Ab1&amp;webhook=b">deliveries</a></span></td><td class="n">3</td><td class="n">2</td>`,
 		`class="fail"`, `class="ok"`, "16:00", "22:00", "hour (UTC)", "attempts")
 	if n := strings.Count(r.body, `<g class="bar">`); n != 24 {
 		t.Errorf("%d bars, want 24", n)
@@ -626,12 +652,12 @@ func TestLibraryErrors(t *testing.T) {
 	s := newSite(t, c, admin.Options{Logger: logger})
 	sqlDB, _ := db.DB()
 	sqlDB.Close()
-	for _, p := range []string{"/", "/deliveries", "/deliveries/x", "/webhooks", "/events", "/subscriptions", "/scopes", "/outbox", "/instances"} {
+	for _, p := range []string{"/", "/deliveries", "/deliveries?queued=1", "/attempts", "/deliveries/x", "/webhooks", "/events", "/subscriptions", "/scopes", "/instances"} {
 		r := s.get(p)
 		wantStatus(t, r, http.StatusInternalServerError)
 		wantSecurityHeaders(t, r.Header, p)
-		wantContains(t, r, "Something went wrong", "reference")
-		wantNotContains(t, r, "sql: database is closed")
+		wantContains(t, r, "Something went wrong", "reference", "The admin could not ", "service&#39;s log")
+		wantNotContains(t, r, "sql: database is closed", "database is closed")
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -663,6 +689,10 @@ func TestOddInput(t *testing.T) {
 		"/deliveries?delivery=%E2%80%AE", "/deliveries/%00", "/deliveries/..%2f..%2fetc", "/deliveries/%2e%2e",
 		"/deliveries/" + ids["wh_ok"] + "/", "/deliveries/" + ids["wh_ok"] + "/redeliver",
 		"/webhooks?scope=a:b:c", "/subscriptions?scope=%ff%fe", "/outbox?status=ANY", "/outbox?scope=x:y&webhook=z",
+		"/attempts?before=9223372036854775807", "/attempts?before=0", "/attempts?status=999", "/attempts?status=%20500%20",
+		"/attempts?success=YES&success=no", "/attempts?scope=:", "/attempts?scope=biz", "/attempts?scope=/biz1",
+		"/deliveries?status=PENDING", "/deliveries?queued=1&queued=0", "/deliveries?cursor=", "/deliveries?scope=biz&queued=yes",
+		"/attempts?msg=bulk&n=-5", "/attempts?" + strings.Repeat("a=b&", 2000),
 		"/deliveries?msg=bulk&n=-5", "/deliveries?msg=bulk&n=99999999999999999999", "/?x=" + strings.Repeat("%", 10),
 		"/static/", "/static/../admin.go", "//", "/deliveries//", "/deliveries?" + strings.Repeat("a=b&", 2000),
 	}

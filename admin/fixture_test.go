@@ -64,12 +64,17 @@ func TestFixtureDatabase(t *testing.T) {
 		path string
 		want []string
 	}{
-		{"/", []string{`<td>2026-11-26 20:00</td><td class="n">2</td><td class="n">2</td><td class="n">0</td>`, `<td>wh_basic</td><td class="n">1</td><td class="n">0</td>`, `<td>wh_bearer</td><td class="n">1</td><td class="n">0</td>`}},
+		{"/", []string{`<td>2026-11-26 20:00</td><td class="n">2</td><td class="n">2</td><td class="n">0</td>`,
+			`>wh_basic</a><span class="scope">biz/biz1</span><span class="see"><a href="/admin/attempts?scope=biz%3Abiz1&amp;webhook=wh_basic">attempts</a> · <a href="/admin/deliveries?scope=biz%3Abiz1&amp;webhook=wh_basic">deliveries</a></span></td><td class="n">1</td><td class="n">0</td>`,
+			`>wh_bearer</a><span class="scope">biz/biz1</span><span class="see"><a href="/admin/attempts?scope=biz%3Abiz1&amp;webhook=wh_bearer">attempts</a> · <a href="/admin/deliveries?scope=biz%3Abiz1&amp;webhook=wh_bearer">deliveries</a></span></td><td class="n">1</td><td class="n">0</td>`}},
+		{"/attempts", []string{"fixture-delivery-1", "b0e1d86bdfad4113a0e816f584c96261", "wh_basic", "wh_bearer", "template_update",
+			`href="/admin/deliveries/fixture-delivery-1#attempt-1"`, "2026-11-26 20:33:29."}},
+		{"/attempts?delivery=fixture-delivery-1", []string{"fixture-delivery-1", `<tr id="h-1"`}},
 		{"/deliveries", []string{"fixture-delivery-1", "b0e1d86bdfad4113a0e816f584c96261", "wh_basic", "wh_bearer", "template_update",
-			`href="/admin/deliveries/fixture-delivery-1"`, "2026-11-26 20:33:29"}},
-		{"/deliveries?delivery=fixture-delivery-1", []string{"fixture-delivery-1", `<tr id="h-1"`}},
+			`href="/admin/deliveries/fixture-delivery-1"`, "2026-11-26 20:33:29.", `<span class="tag sent"`, "status-succeeded"}},
 		{"/deliveries/fixture-delivery-1", []string{"Attempt 1", "succeeded", "http://127.0.0.1:18765/basic", "Authorization", "[REDACTED]",
-			"X-Team", "t-fixture", "模板更新", "&#34;message&#34;: &#34;ok&#34;", "Recorded without duration", "Status:</strong> 200"}},
+			"X-Team", "t-fixture", "模板更新", "&#34;message&#34;: &#34;ok&#34;", "Recorded without duration", "Status:</strong> 200",
+			"Copy as curl", "-H &#39;Authorization: Basic [REDACTED]&#39;"}},
 		{"/deliveries/b0e1d86bdfad4113a0e816f584c96261", []string{"http://127.0.0.1:18765/bearer", "[REDACTED]"}},
 		{"/webhooks", []string{"biz/biz1", "biz/biz2", "wh_bearer", "wh_basic", "wh_get", "wh_off", "bearer, token set", "basic, password set",
 			"X-Team (values set)", "all events (*)", "template_create", "is-disabled", "GET", "/off"}},
@@ -99,7 +104,7 @@ func TestFixtureDatabase(t *testing.T) {
 		t.Fatalf("Deliveries: %+v %v", ds, err)
 	}
 	page := s.get(r.Header.Get("Location"))
-	wantContains(t, page, "Redelivery scheduled", "pending", "Outbox")
+	wantContains(t, page, "Redelivery scheduled", "pending", `<span class="tag queued">queued</span>`)
 	wantNotContains(t, page, secrets...)
 
 	// Enable wh_off from the UI.

@@ -187,7 +187,7 @@ func (s *site) do(req *http.Request) response {
 	return response{res, string(b)}
 }
 
-// get fetches an admin path ("/deliveries?x=y") or a Location ("/admin/...").
+// get fetches an admin path ("/attempts?x=y") or a Location ("/admin/...").
 func (s *site) get(path string) response {
 	s.t.Helper()
 	u := s.base + path
@@ -217,10 +217,10 @@ var tokenRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 // token loads a page and returns the CSRF token of its forms.
 func (s *site) token() string {
 	s.t.Helper()
-	r := s.get("/deliveries")
+	r := s.get("/attempts")
 	m := tokenRE.FindStringSubmatch(r.body)
 	if m == nil {
-		s.t.Fatalf("no CSRF token on the deliveries page:\n%s", r.body)
+		s.t.Fatalf("no CSRF token on the attempts page:\n%s", r.body)
 	}
 	return html.UnescapeString(m[1])
 }

@@ -17,9 +17,9 @@ import (
 )
 
 var (
-	outboxRowRE = regexp.MustCompile(`<tr id="o-(\d+)"`)
-	newerRE     = regexp.MustCompile(`<a class="button secondary newer" rel="prev" href="([^"]+)"`)
-	newestRE    = regexp.MustCompile(`<a class="button secondary newest" href="([^"]+)"`)
+	deliveryRowRE = regexp.MustCompile(`<tr id="d-([A-Za-z0-9_-]+)"`)
+	newerRE       = regexp.MustCompile(`<a class="button secondary newer" rel="prev" href="([^"]+)"`)
+	newestRE      = regexp.MustCompile(`<a class="button secondary newest" href="([^"]+)"`)
 )
 
 // listing is one page of a keyset-paginated list as the admin served it.
@@ -62,11 +62,7 @@ func fetchPage(t *testing.T, s *site, path string, rowRE *regexp.Regexp) listing
 		}
 		return u
 	}
-	olderParam := "before"
-	if strings.Contains(path, "/outbox") {
-		olderParam = "cursor" // deliveries page with an opaque cursor
-	}
-	l.older = link(olderRE, olderParam)
+	l.older = link(olderRE, "before")
 	l.newer = link(newerRE, "after")
 	l.first = link(newestRE, "")
 	if strings.Contains(l.first, "before=") || strings.Contains(l.first, "after=") || strings.Contains(l.first, "cursor=") {
@@ -172,19 +168,19 @@ func TestNewerLinks(t *testing.T) {
 	insertHistory(t, db, n, start)
 	s := newSite(t, c, admin.Options{PageSize: pageSize})
 
-	checkOlderThenNewer(t, s, "/admin/deliveries", pageSize, n)
+	checkOlderThenNewer(t, s, "/admin/attempts", pageSize, n)
 	// The filters travel with the Newer links too: only the failed rows.
-	checkOlderThenNewer(t, s, "/admin/deliveries?success=no&webhook=wh_bulk&scope=biz:biz1", pageSize, (n+2)/3)
-	checkOlderThenNewer(t, s, "/admin/deliveries?success=no&status=500", pageSize, (n+2)/3)
+	checkOlderThenNewer(t, s, "/admin/attempts?success=no&webhook=wh_bulk&scope=biz:biz1", pageSize, (n+2)/3)
+	checkOlderThenNewer(t, s, "/admin/attempts?success=no&status=500", pageSize, (n+2)/3)
 	// A single page: no link at all.
-	one := fetchPage(t, s, "/deliveries?delivery=bulk-7", rowIDRE)
+	one := fetchPage(t, s, "/attempts?delivery=bulk-7", rowIDRE)
 	if len(one.ids) != 1 || one.older != "" || one.newer != "" || one.first != "" {
 		t.Errorf("single page: %+v", one)
 	}
 
 	// Rows arrive while the operator pages: Newer from page 2 is still page
 	// 1, and page 1 now offers a Newer link to the new rows.
-	page1 := fetchPage(t, s, "/deliveries", rowIDRE)
+	page1 := fetchPage(t, s, "/attempts", rowIDRE)
 	page2 := fetchPage(t, s, page1.older, rowIDRE)
 	insertHistory(t, db, 30, start.Add(time.Hour)) // ids n+1..n+30
 	up := fetchPage(t, s, page2.newer, rowIDRE)
@@ -203,23 +199,23 @@ func TestNewerLinks(t *testing.T) {
 	}
 
 	// A before id above every row is the newest page: no Newer link.
-	high := fetchPage(t, s, "/deliveries?before=999999", rowIDRE)
+	high := fetchPage(t, s, "/attempts?before=999999", rowIDRE)
 	if len(high.ids) != pageSize || high.ids[0] != n+30 || high.newer != "" || high.older == "" {
 		t.Errorf("before=999999: %d rows from %v, Newer %q", len(high.ids), high.ids[:1], high.newer)
 	}
 	// An after id at the top: an empty page that leads back to the newest.
-	r := s.get("/deliveries?after=" + strconv.Itoa(n+30))
+	r := s.get("/attempts?after=" + strconv.Itoa(n+30))
 	wantStatus(t, r, http.StatusOK)
 	wantContains(t, r, "No attempt matches on this page.", "« Newest")
 	wantNotContains(t, r, "Newer", "Older »")
 	// The newest page of all, reached by after=, has no Newer link.
-	last := fetchPage(t, s, "/deliveries?after="+strconv.Itoa(n+30-5), rowIDRE)
+	last := fetchPage(t, s, "/attempts?after="+strconv.Itoa(n+30-5), rowIDRE)
 	if !slices.Equal(last.ids, []int64{n + 30, n + 29, n + 28, n + 27, n + 26}) || last.newer != "" || last.older == "" {
 		t.Errorf("after=%d: %+v", n+30-5, last)
 	}
 
-	for _, p := range []string{"/deliveries?after=0", "/deliveries?after=-4", "/deliveries?after=x", "/deliveries?after=99999999999999999999",
-		"/deliveries?before=10&after=5"} {
+	for _, p := range []string{"/attempts?after=0", "/attempts?after=-4", "/attempts?after=x", "/attempts?after=99999999999999999999",
+		"/attempts?before=10&after=5"} {
 		r := s.get(p)
 		wantStatus(t, r, http.StatusBadRequest)
 		wantContains(t, r, "Bad request")
@@ -278,88 +274,180 @@ type statusCount struct {
 	n      int
 }
 
-// outboxIDs lists the ids the library returns for q, newest first.
-func outboxIDs(t *testing.T, c *webhook.Client, q webhook.DeliveryQuery) []int64 {
-	t.Helper()
-	q.Limit = webhook.MaxHistoryLimit
-	ds, err := c.Deliveries(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ds) == webhook.MaxHistoryLimit {
-		t.Fatal("too many outbox rows for the test")
-	}
-	ids := make([]int64, len(ds))
-	for i, d := range ds {
-		ids[i] = d.ID
-	}
-	return ids
+// deliveryPage is one page of the deliveries list as the admin served it.
+type deliveryPage struct {
+	path          string
+	cursors       []string // the rows' cursors, in order
+	older, newest string
+	newer         bool
 }
 
-func TestOutboxPaging(t *testing.T) {
-	const pageSize = 100
+// fetchDeliveries loads a page of the deliveries list, checking that its
+// links are keyset links (an opaque cursor, never an offset) and that it
+// offers no Newer link (the library's cursor goes one way).
+func fetchDeliveries(t *testing.T, s *site, path string) deliveryPage {
+	t.Helper()
+	r := s.get(path)
+	wantStatus(t, r, http.StatusOK)
+	p := deliveryPage{path: path}
+	for _, m := range deliveryRowRE.FindAllStringSubmatch(r.body, -1) {
+		p.cursors = append(p.cursors, m[1])
+	}
+	if m := olderRE.FindStringSubmatch(r.body); m != nil {
+		p.older = html.UnescapeString(m[1])
+		if !strings.Contains(p.older, "cursor=") || strings.Contains(p.older, "offset") || strings.Contains(p.older, "page=") || strings.Contains(p.older, "before=") {
+			t.Fatalf("%s: Older link %q is not a cursor link", path, p.older)
+		}
+	}
+	if m := newestRE.FindStringSubmatch(r.body); m != nil {
+		p.newest = html.UnescapeString(m[1])
+		if strings.Contains(p.newest, "cursor=") {
+			t.Fatalf("%s: Newest link %q is not the first page", path, p.newest)
+		}
+	}
+	p.newer = newerRE.MatchString(r.body)
+	return p
+}
+
+// walkDeliveries follows the "Older" links from first and returns every
+// page, checking their sizes and that no row is listed twice.
+func walkDeliveries(t *testing.T, s *site, first string, pageSize int) []deliveryPage {
+	t.Helper()
+	var pages []deliveryPage
+	seen := map[string]bool{}
+	for next := first; next != ""; {
+		if len(pages) > 200 {
+			t.Fatal("more than 200 pages: the Older links loop")
+		}
+		p := fetchDeliveries(t, s, next)
+		if len(p.cursors) > pageSize {
+			t.Fatalf("%s: %d rows, more than %d", next, len(p.cursors), pageSize)
+		}
+		if p.older != "" && len(p.cursors) != pageSize {
+			t.Fatalf("%s: %d rows and an Older link", next, len(p.cursors))
+		}
+		for _, c := range p.cursors {
+			if seen[c] {
+				t.Fatalf("%s: row %s listed twice", next, c)
+			}
+			seen[c] = true
+		}
+		pages = append(pages, p)
+		next = p.older
+	}
+	return pages
+}
+
+// libraryCursors lists the cursors of every delivery the library returns
+// for q, newest first, following its own cursors.
+func libraryCursors(t *testing.T, c *webhook.Client, q webhook.DeliveryQuery) []string {
+	t.Helper()
+	var out []string
+	q.Limit = 700
+	for {
+		ds, err := c.Deliveries(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			out = append(out, d.Cursor)
+		}
+		if len(ds) < q.Limit {
+			return out
+		}
+		q.Cursor = ds[len(ds)-1].Cursor
+	}
+}
+
+// TestDeliveriesPaging walks the deliveries list, queued and broadcast
+// deliveries together (some created at the same instant), page by page
+// with its cursor, and checks that the pages list exactly what the library
+// lists, in its order, for each filter; the old outbox view is the list
+// with queued=1.
+func TestDeliveriesPaging(t *testing.T) {
+	const pageSize, sent = 100, 650
 	c, db := newClient(t, webhook.Config{})
 	insertOutbox(t, db, []statusCount{{webhook.StatusPending, 1500}, {webhook.StatusFailed, 250}, {webhook.StatusSucceeded, 60}, {webhook.StatusCancelled, 7}})
+	// Deliveries sent by Broadcast (first attempts in history) at the same
+	// instants as the first outbox rows: every third one failed.
+	insertHistory(t, db, sent, time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
 	s := newSite(t, c, admin.Options{PageSize: pageSize})
 
+	sentFailed := (sent + 2) / 3
 	for _, tc := range []struct {
 		path string
 		q    webhook.DeliveryQuery
 		want int
 	}{
-		{"/outbox", webhook.DeliveryQuery{}, 1817},
-		{"/outbox?status=pending", webhook.DeliveryQuery{Status: webhook.StatusPending}, 1500},
-		{"/outbox?status=failed", webhook.DeliveryQuery{Status: webhook.StatusFailed}, 250},
-		{"/outbox?event=template_create", webhook.DeliveryQuery{EventCode: "template_create"}, 375 + 63 + 15 + 2},
-		{"/outbox?status=failed&event=template_update&scope=biz:biz1&webhook=wh_bulk",
-			webhook.DeliveryQuery{Status: webhook.StatusFailed, EventCode: "template_update", ScopeType: "biz", ScopeCode: "biz1", WebhookCode: "wh_bulk"}, 250 - 63},
-		{"/outbox?status=cancelled", webhook.DeliveryQuery{Status: webhook.StatusCancelled}, 7},
-		{"/outbox?event=nope", webhook.DeliveryQuery{EventCode: "nope"}, 0},
+		{"/deliveries", webhook.DeliveryQuery{}, 1817 + sent},
+		{"/deliveries?queued=1", webhook.DeliveryQuery{QueuedOnly: true}, 1817},
+		{"/deliveries?status=pending", webhook.DeliveryQuery{Status: webhook.StatusPending}, 1500},
+		{"/deliveries?status=failed", webhook.DeliveryQuery{Status: webhook.StatusFailed}, 250 + sentFailed},
+		{"/deliveries?status=failed&queued=1", webhook.DeliveryQuery{Status: webhook.StatusFailed, QueuedOnly: true}, 250},
+		{"/deliveries?status=succeeded", webhook.DeliveryQuery{Status: webhook.StatusSucceeded}, 60 + sent - sentFailed},
+		{"/deliveries?queued=1&event=template_create", webhook.DeliveryQuery{QueuedOnly: true, EventCode: "template_create"}, 375 + 63 + 15 + 2},
+		{"/deliveries?queued=1&status=failed&event=template_update&scope=biz:biz1&webhook=wh_bulk",
+			webhook.DeliveryQuery{QueuedOnly: true, Status: webhook.StatusFailed, EventCode: "template_update", ScopeType: "biz", ScopeCode: "biz1", WebhookCode: "wh_bulk"}, 250 - 63},
+		{"/deliveries?status=cancelled", webhook.DeliveryQuery{Status: webhook.StatusCancelled}, 7},
+		{"/deliveries?since=2024-06-01T00:05&until=2024-06-01T00:10", webhook.DeliveryQuery{
+			Since: time.Date(2024, 6, 1, 0, 5, 0, 0, time.UTC), Until: time.Date(2024, 6, 1, 0, 10, 0, 0, time.UTC)}, 2 * 300},
+		{"/deliveries?event=nope", webhook.DeliveryQuery{EventCode: "nope"}, 0},
 	} {
-		pages := walkOlder(t, s, tc.path, pageSize, outboxRowRE)
-		ids := allIDs(t, pages)
-		if len(ids) != tc.want {
-			t.Fatalf("%s: the pages list %d rows, want %d", tc.path, len(ids), tc.want)
+		pages := walkDeliveries(t, s, tc.path, pageSize)
+		var got []string
+		for _, p := range pages {
+			got = append(got, p.cursors...)
 		}
-		if want := outboxIDs(t, c, tc.q); !slices.Equal(ids, want) {
-			t.Fatalf("%s: the pages list other rows than the library", tc.path)
+		if len(got) != tc.want {
+			t.Fatalf("%s: the pages list %d rows, want %d", tc.path, len(got), tc.want)
+		}
+		if want := libraryCursors(t, c, tc.q); !slices.Equal(got, want) {
+			t.Fatalf("%s: the pages list other rows than the library, or in another order", tc.path)
 		}
 		if wantPages := max(1, (tc.want+pageSize-1)/pageSize); len(pages) != wantPages {
 			t.Errorf("%s: %d pages, want %d", tc.path, len(pages), wantPages)
 		}
-		if pages[0].first != "" {
+		if pages[0].newest != "" {
 			t.Errorf("%s: the first page offers a Newest link", tc.path)
 		}
-		for i, p := range pages[1:] {
-			if p.first == "" {
-				t.Errorf("%s: page %d has no Newest link", tc.path, i+2)
-			} else if !slices.Equal(fetchPage(t, s, p.first, outboxRowRE).ids, pages[0].ids) {
-				t.Errorf("%s: the Newest link of page %d is not the first page", tc.path, i+2)
+		for i, p := range pages {
+			if p.newer {
+				t.Errorf("%s: page %d offers a Newer link", tc.path, i+1)
 			}
-			if p.newer != "" {
-				t.Errorf("%s: page %d offers a Newer link", tc.path, i+2)
+			if i == 0 {
+				continue
+			}
+			if p.newest == "" {
+				t.Errorf("%s: page %d has no Newest link", tc.path, i+1)
+			} else if !slices.Equal(fetchDeliveries(t, s, p.newest).cursors, pages[0].cursors) {
+				t.Errorf("%s: the Newest link of page %d is not the first page", tc.path, i+1)
 			}
 		}
 	}
 
-	// The filters are kept in the form and the rows match them.
-	r := s.get("/outbox?status=failed&event=template_create")
-	wantStatus(t, r, http.StatusOK)
-	wantContains(t, r, `name="event" value="template_create"`, `<option value="failed" selected>`, "template_create", "100 per page")
-	wantNotContains(t, r, ">template_update<", "status-pending")
-	// A page past the oldest row.
-	all, err := c.Deliveries(context.Background(), webhook.DeliveryQuery{Limit: webhook.MaxHistoryLimit})
-	if err != nil {
-		t.Fatal(err)
+	// The old outbox address leads to the queued deliveries, filters kept.
+	r := s.get("/outbox?status=failed&event=template_create&cursor=x")
+	wantStatus(t, r, http.StatusPermanentRedirect)
+	if loc := r.Header.Get("Location"); loc != "/admin/deliveries?cursor=x&event=template_create&queued=1&status=failed" {
+		t.Errorf("/outbox: Location %q", loc)
 	}
-	r = s.get("/outbox?cursor=" + all[len(all)-1].Cursor)
+	// The filters are kept in the form and the rows match them.
+	r = s.get("/deliveries?queued=1&status=failed&event=template_create")
 	wantStatus(t, r, http.StatusOK)
-	wantContains(t, r, "No delivery in the outbox matches on this page.", "« Newest")
-	for _, p := range []string{"/outbox?cursor=0", "/outbox?cursor=-1", "/outbox?cursor=abc", "/outbox?event=" + strings.Repeat("e", 300)} {
+	wantContains(t, r, `<option value="template_create" selected>`, `<option value="failed" selected>`, `name="queued" value="1" checked`,
+		"template_create", "100 per page", `<span class="tag queued"`)
+	wantNotContains(t, r, ">template_update<", "status-pending", `<span class="tag sent"`)
+	// A page past the oldest row.
+	all := libraryCursors(t, c, webhook.DeliveryQuery{})
+	r = s.get("/deliveries?cursor=" + all[len(all)-1])
+	wantStatus(t, r, http.StatusOK)
+	wantContains(t, r, "No delivery matches on this page.", "« Newest")
+	for _, p := range []string{"/deliveries?cursor=0", "/deliveries?cursor=-1", "/deliveries?cursor=abc", "/deliveries?event=" + strings.Repeat("e", 300)} {
 		r := s.get(p)
 		wantStatus(t, r, http.StatusBadRequest)
 		wantContains(t, r, "Bad request")
 	}
+	wantContains(t, s.get("/deliveries?cursor=abc"), "start again from the newest deliveries")
 }
 
 func TestOverviewExactOutboxCounts(t *testing.T) {
@@ -367,15 +455,15 @@ func TestOverviewExactOutboxCounts(t *testing.T) {
 	s := newSite(t, c, admin.Options{})
 	r := s.get("/")
 	wantStatus(t, r, http.StatusOK)
-	wantContains(t, r, `<span class="num">0</span><span class="lbl">pending in outbox</span>`,
-		`<div class="card"><a href="/admin/outbox?status=failed"><span class="num">0</span><span class="lbl">failed in outbox</span>`)
+	wantContains(t, r, `<span class="num">0</span><span class="lbl">pending deliveries</span>`,
+		`<div class="card" id="failed-card"><a href="/admin/deliveries?queued=1&amp;status=failed" title="queued deliveries that ran out of retries"><span class="num">0</span><span class="lbl">failed deliveries</span>`)
 
 	insertOutbox(t, db, []statusCount{{webhook.StatusPending, 1500}, {webhook.StatusFailed, 1234}, {webhook.StatusSucceeded, 2001}})
 	r = s.get("/")
 	wantStatus(t, r, http.StatusOK)
 	wantContains(t, r,
-		`<a href="/admin/outbox?status=pending"><span class="num">1500</span><span class="lbl">pending in outbox</span>`,
-		`<div class="card card-bad"><a href="/admin/outbox?status=failed"><span class="num">1234</span><span class="lbl">failed in outbox</span>`)
+		`<a href="/admin/deliveries?status=pending"><span class="num">1500</span><span class="lbl">pending deliveries</span>`,
+		`<div class="card card-bad" id="failed-card"><a href="/admin/deliveries?queued=1&amp;status=failed" title="queued deliveries that ran out of retries"><span class="num">1234</span><span class="lbl">failed deliveries</span>`)
 	wantNotContains(t, r, "1000+", "+</span>")
 
 	// The numbers follow the outbox.
@@ -383,5 +471,5 @@ func TestOverviewExactOutboxCounts(t *testing.T) {
 		webhook.StatusCancelled, webhook.StatusPending).Error; err != nil {
 		t.Fatal(err)
 	}
-	wantContains(t, s.get("/"), `<span class="num">1497</span><span class="lbl">pending in outbox</span>`)
+	wantContains(t, s.get("/"), `<span class="num">1497</span><span class="lbl">pending deliveries</span>`)
 }

@@ -96,7 +96,7 @@ func TestPaginationPast10000Rows(t *testing.T) {
 	insertHistory(t, db, n, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := newSite(t, c, admin.Options{PageSize: 500})
 
-	ids, pages := walk(t, s, "/admin/deliveries", 500)
+	ids, pages := walk(t, s, "/admin/attempts", 500)
 	if pages != 21 {
 		t.Errorf("%d pages, want 21", pages)
 	}
@@ -118,7 +118,7 @@ func TestPaginationPast10000Rows(t *testing.T) {
 	}
 
 	// The filters travel with the Older links: only the failed rows.
-	failed, _ := walk(t, s, "/admin/deliveries?success=no&webhook=wh_bulk&scope=biz:biz1", 500)
+	failed, _ := walk(t, s, "/admin/attempts?success=no&webhook=wh_bulk&scope=biz:biz1", 500)
 	if len(failed) != (n+2)/3 {
 		t.Fatalf("saw %d failed rows, want %d", len(failed), (n+2)/3)
 	}
@@ -130,7 +130,7 @@ func TestPaginationPast10000Rows(t *testing.T) {
 
 	// A page in the middle starts right below its before id, and offers the
 	// way back to the newest.
-	r := s.get("/deliveries?before=5001")
+	r := s.get("/attempts?before=5001")
 	wantStatus(t, r, http.StatusOK)
 	m := rowIDRE.FindStringSubmatch(r.body)
 	if m == nil || m[1] != "5000" {

@@ -25,15 +25,18 @@ type page struct {
 
 type navItem struct{ Key, Label, Path string }
 
-var navItems = []navItem{
-	{"overview", "Overview", "/"},
-	{"deliveries", "Deliveries", "/deliveries"},
-	{"outbox", "Outbox", "/outbox"},
-	{"webhooks", "Webhooks", "/webhooks"},
-	{"events", "Events", "/events"},
-	{"subscriptions", "Subscriptions", "/subscriptions"},
-	{"scopes", "Scopes", "/scopes"},
-	{"instances", "Instances", "/instances"},
+// navItems is the main navigation, in order.
+func navItems() []navItem {
+	return []navItem{
+		{"overview", "Overview", "/"},
+		{"deliveries", "Deliveries", "/deliveries"},
+		{"attempts", "Attempts", "/attempts"},
+		{"webhooks", "Webhooks", "/webhooks"},
+		{"events", "Events", "/events"},
+		{"subscriptions", "Subscriptions", "/subscriptions"},
+		{"scopes", "Scopes", "/scopes"},
+		{"instances", "Instances", "/instances"},
+	}
 }
 
 func parseTemplates(funcs template.FuncMap) (map[string]*template.Template, error) {
@@ -59,17 +62,18 @@ func parseTemplates(funcs template.FuncMap) (map[string]*template.Template, erro
 func (h *handler) funcs() template.FuncMap {
 	return template.FuncMap{
 		"u":       h.u,
-		"nav":     func() []navItem { return navItems },
+		"nav":     navItems,
 		"time":    fmtTime,
-		"dur":     fmtDuration,
 		"pct":     fmtPercent,
 		"f1":      func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+		"f2":      func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
 		"join":    strings.Join,
 		"plural":  plural,
 		"hasText": func(s string) bool { return strings.TrimSpace(s) != "" },
 		"add1":    func(a, b float64) float64 { return a + b },
 		"sub1":    func(a, b float64) float64 { return a - b },
 		"half":    func(a float64) float64 { return a / 2 },
+		"dict":    dict,
 		"localTime": func(s string) bool {
 			for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02T15:04:05.999999999"} {
 				if _, err := time.Parse(layout, s); err == nil {
@@ -79,6 +83,23 @@ func (h *handler) funcs() template.FuncMap {
 			return s == ""
 		},
 	}
+}
+
+// dict makes a map of key, value pairs, to pass several values to a
+// template.
+func dict(pairs ...any) (map[string]any, error) {
+	if len(pairs)%2 != 0 {
+		return nil, fmt.Errorf("admin: dict of %d arguments: want key, value pairs", len(pairs))
+	}
+	m := make(map[string]any, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		k, ok := pairs[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("admin: dict key %v is not a string", pairs[i])
+		}
+		m[k] = pairs[i+1]
+	}
+	return m, nil
 }
 
 // u builds a link to an admin path under the prefix.
@@ -95,25 +116,21 @@ func (h *handler) link(p string, q url.Values) string {
 	return s
 }
 
-// deliveryLink is the address of a delivery's page.
-func (h *handler) deliveryLink(id string) string {
-	return h.prefix + "/deliveries/" + url.PathEscape(id)
+// render writes a page with status 200; a template that fails to execute
+// is an error (nothing is written then).
+func (h *handler) render(w http.ResponseWriter, r *http.Request, name, title, nav string, data any) error {
+	return h.renderStatus(w, r, http.StatusOK, name, title, nav, data)
 }
 
-func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) {
+func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) error {
 	t, ok := h.pages[name]
 	if !ok {
-		h.log.Error("admin: unknown template", "name", name)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		return fmt.Errorf("admin: no template %q", name)
 	}
 	p := page{AppTitle: h.title, PageTitle: title, Nav: nav, CSRF: csrfFromContext(r), Flash: flashMessage(r.URL.Query()), Data: data}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		ref := newRef()
-		h.log.Error("admin: rendering a page", "ref", ref, "template", name, "err", err)
-		http.Error(w, "Internal error (reference "+ref+"); it was logged.", http.StatusInternalServerError)
-		return
+		return failed("render the page "+name, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
@@ -121,6 +138,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
 	}
+	return nil
 }
 
 type errorData struct {
@@ -129,8 +147,14 @@ type errorData struct {
 	Message string
 }
 
+// errorPage writes the error page; fail is its only caller.
 func (h *handler) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
-	h.render(w, r, status, "error", heading, "", errorData{Status: status, Heading: heading, Message: msg})
+	err := h.renderStatus(w, r, status, "error", heading, "", errorData{Status: status, Heading: heading, Message: msg})
+	if err != nil {
+		ref := newRef()
+		h.log.Error("admin: rendering the error page", "ref", ref, "status", status, "err", err)
+		http.Error(w, strconv.Itoa(status)+" "+heading+": "+msg+" (The error page itself failed; reference "+ref+".)", status)
+	}
 }
 
 // redirect answers a POST with 303 See Other to an admin path.
@@ -150,7 +174,7 @@ func flashMessage(q url.Values) string {
 			return ""
 		}
 		if n == 0 {
-			return "No failed delivery of the outbox matched: nothing was rescheduled."
+			return "No failed queued delivery matched: nothing was rescheduled."
 		}
 		return fmt.Sprintf("%d failed %s rescheduled; the workers send them again.", n, plural(int(n), "delivery was", "deliveries were"))
 	case "disabled":
@@ -178,6 +202,7 @@ func plural(n int, one, many string) string {
 	return many
 }
 
+// fmtTime formats a time to the second, in UTC.
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "—"
@@ -185,19 +210,52 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05")
 }
 
+// stamp is the time of an attempt or a delivery, to the millisecond in UTC,
+// in two parts so that a narrow table cell may break between them.
+type stamp struct{ Date, Clock string }
+
+func stampOf(t time.Time) stamp {
+	if t.IsZero() {
+		return stamp{}
+	}
+	u := t.UTC()
+	return stamp{Date: u.Format("2006-01-02"), Clock: u.Format("15:04:05.000")}
+}
+
+// String is the whole time, "2026-12-01 15:04:05.123", or "—".
+func (s stamp) String() string {
+	if s.Date == "" {
+		return "—"
+	}
+	return s.Date + " " + s.Clock
+}
+
+// IsZero reports whether there is no time.
+func (s stamp) IsZero() bool { return s.Date == "" }
+
+// fmtDuration formats a latency: "850 µs", "42.5 ms", "230 ms", "1.24 s",
+// "12.5 s", "2m5s".
 func fmtDuration(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "—"
 	case d < time.Millisecond:
 		return strconv.FormatInt(d.Microseconds(), 10) + " µs"
-	case d < 10*time.Second:
+	case d < 100*time.Millisecond:
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+	case d < time.Second:
+		return strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10) + " ms"
+	case d < 10*time.Second:
+		return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + " s"
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
 	default:
-		return d.Round(100 * time.Millisecond).String()
+		return d.Round(time.Second).String()
 	}
 }
 
 func fmtPercent(f float64) string {
 	return strconv.FormatFloat(f*100, 'f', 1, 64) + " %"
 }
+
+func trimZero(s string) string { return strings.TrimSuffix(s, ".0") }

@@ -7,6 +7,12 @@
 //	cd admin/e2e && go test -race -count=1 ./...
 //
 // They skip when Chromium is missing, or fail with
-// WEBHOOK_TEST_REQUIRE_BROWSER=1. Screenshots go to test-artifacts/screenshots
-// at the repository root.
+// WEBHOOK_TEST_REQUIRE_BROWSER=1. TestE2EBrowser plays an operator's
+// session and saves screenshots to test-artifacts/screenshots at the
+// repository root. TestE2ELayout loads the main pages of a seeded database
+// at 1400 and 400 CSS pixels wide and fails when a table is wider than its
+// container (at 1400 px), when chart text renders under 10 px or leaves its
+// chart, or when a header breaks inside a word; with
+// WEBHOOK_SCREENSHOTS=docs/screenshots (make screenshots) it writes the
+// documentation's screenshots there (page-width.png).
 package e2e

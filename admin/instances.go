@@ -1,0 +1,82 @@
+package admin
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/scopehook/webhook"
+)
+
+// The instances page: the processes running delivery workers
+// (Client.Instances), alive or dead, and what they hold. One query.
+
+type instanceView struct {
+	ID, Host, Version   string
+	PID, Workers        int
+	Started, StartedAgo string
+	LastSeen, SeenAgo   string
+	Alive               bool
+	Leased              int
+}
+
+type instancesData struct {
+	Rows        []instanceView
+	Alive, Dead int
+	Leased      int64
+	PendingLink string
+}
+
+func (h *handler) instances(w http.ResponseWriter, r *http.Request) error {
+	list, err := h.client.Instances(r.Context())
+	if err != nil {
+		return failed("list the worker instances", err)
+	}
+	now := h.now()
+	d := instancesData{PendingLink: h.link("/deliveries", url.Values{"status": {webhook.StatusPending}})}
+	for _, in := range list {
+		d.Rows = append(d.Rows, instanceView{
+			ID: in.ID, Host: in.Host, Version: in.Version, PID: in.PID, Workers: in.Workers,
+			Started: fmtTime(in.StartedAt), StartedAgo: fmtRelative(in.StartedAt, now),
+			LastSeen: fmtTime(in.LastSeen), SeenAgo: fmtRelative(in.LastSeen, now),
+			Alive: in.Alive, Leased: int(in.Leased),
+		})
+		if in.Alive {
+			d.Alive++
+		} else {
+			d.Dead++
+		}
+		d.Leased += in.Leased
+	}
+	return h.render(w, r, "instances", "Instances", "instances", d)
+}
+
+// fmtRelative says how far t is from now: "in 40 s", "3 min ago", "now".
+func fmtRelative(t, now time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < time.Second:
+		return "now"
+	case d < time.Minute:
+		s = strconv.Itoa(int(d/time.Second)) + " s"
+	case d < time.Hour:
+		s = strconv.Itoa(int(d/time.Minute)) + " min"
+	case d < 48*time.Hour:
+		s = strconv.Itoa(int(d/time.Hour)) + " h"
+	default:
+		s = strconv.Itoa(int(d/(24*time.Hour))) + " days"
+	}
+	if future {
+		return "in " + s
+	}
+	return s + " ago"
+}
