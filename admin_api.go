@@ -65,6 +65,12 @@ type WebhookInfo struct {
 	Ordered     bool    `json:"ordered,omitempty"`
 	RateLimit   float64 `json:"rate_limit,omitempty"`
 	MaxInFlight int     `json:"max_in_flight,omitempty"`
+	// Events are the event codes it subscribes to (AllEvents for all).
+	// Set by Webhook and the one-webhook calls; Webhooks leaves it nil.
+	Events []string `json:"events,omitempty"`
+	// ETag identifies the stored version, for ChangeOptions.IfMatch; set
+	// where Events is.
+	ETag string `json:"etag,omitempty"`
 	// ConfigError is set when the stored configuration cannot be read.
 	ConfigError string `json:"config_error,omitempty"`
 }

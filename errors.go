@@ -51,6 +51,12 @@ var (
 	// ErrForbiddenAddress means an endpoint resolves to an address the SSRF
 	// guard refuses; no connection was made.
 	ErrForbiddenAddress = errors.New("webhook: endpoint address is forbidden")
+	// ErrWebhookExists means CreateWebhook was given a code its scope
+	// already has.
+	ErrWebhookExists = errors.New("webhook: webhook already exists")
+	// ErrPreconditionFailed means a change was asked on a version of a
+	// webhook (ChangeOptions.IfMatch) that is not the stored one any more.
+	ErrPreconditionFailed = errors.New("webhook: webhook changed since it was read")
 )
 
 // standalone is an error whose message says everything by itself and which

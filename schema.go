@@ -208,7 +208,7 @@ func (c *Client) Migrate(ctx context.Context) error {
 func migrate(db *gorm.DB) error {
 	m := db.Migrator()
 	dialect := db.Dialector.Name()
-	models := []any{&eventRow{}, &webhookRow{}, &subscriptionRow{}, &scopeRow{}, &historyRow{}, &deliveryRow{}, &instanceRow{}}
+	models := []any{&eventRow{}, &webhookRow{}, &subscriptionRow{}, &scopeRow{}, &historyRow{}, &deliveryRow{}, &instanceRow{}, &changeRow{}}
 	for _, model := range models {
 		stmt := &gorm.Statement{DB: db}
 		if err := stmt.Parse(model); err != nil {

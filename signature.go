@@ -2,13 +2,10 @@ package webhook
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/scopehook/webhook/signature"
-	"gorm.io/gorm"
 )
 
 // Standard Webhooks signatures (https://www.standardwebhooks.com) live in
@@ -94,57 +91,5 @@ func VerifyMiddleware(v *Verifier) func(http.Handler) http.Handler {
 // returns the new secret, to be handed to the receiver. A grace of zero
 // drops the old secrets at once.
 func (c *Client) RotateSigningSecret(ctx context.Context, scopeType, scopeCode, code string, grace time.Duration) (string, error) {
-	if grace < 0 {
-		return "", fmt.Errorf("%w: grace is negative", ErrInvalidArgument)
-	}
-	secret, err := NewSigningSecret()
-	if err != nil {
-		return "", err
-	}
-	enc, err := c.vault.encrypt(secret)
-	if err != nil {
-		return "", err
-	}
-	err = c.transaction(ctx, func(tx *gorm.DB) error {
-		if err := lockForWrite(tx, "scope "+scopeType+"/"+scopeCode); err != nil {
-			return err
-		}
-		var row webhookRow
-		err := tx.Where("scope_type = ? AND scope_code = ? AND code = ?", scopeType, scopeCode, code).Take(&row).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return fmt.Errorf("%w: scope %s/%s has no webhook %q", ErrInvalidArgument, scopeType, scopeCode, code)
-		}
-		if err != nil {
-			return fmt.Errorf("webhook: loading webhook %q: %w", code, err)
-		}
-		se, err := parseStoredExtra(row.ExtraInfo)
-		if err != nil {
-			return fmt.Errorf("%w: webhook %q: %v", ErrInvalidWebhook, code, err)
-		}
-		now := c.now().UTC()
-		retire := now.Add(grace)
-		kept := []storedSecret{{Secret: enc}}
-		for _, old := range se.SigningSecrets {
-			if old.ExpiresAt != nil && !old.ExpiresAt.After(now) {
-				continue
-			}
-			if grace == 0 {
-				continue
-			}
-			if old.ExpiresAt == nil || old.ExpiresAt.After(retire) {
-				old.ExpiresAt = &retire
-			}
-			kept = append(kept, old)
-		}
-		se.SigningSecrets = kept
-		extra, err := marshalJSON(se)
-		if err != nil {
-			return err
-		}
-		return tx.Model(&webhookRow{}).Where("id = ?", row.ID).Update("extra_info", jsonText(extra)).Error
-	})
-	if err != nil {
-		return "", err
-	}
-	return secret, nil
+	return c.RotateWebhookSecret(ctx, Scope{scopeType, scopeCode}, code, grace, ChangeOptions{})
 }

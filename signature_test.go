@@ -252,7 +252,7 @@ func testRotateSigningSecret(t *testing.T, tdb *testDB) {
 	if err := (&Verifier{Secrets: []string{oldSecret}, Now: clock.Now}).Verify(got[1], rc.requests()[1].Body); !errors.Is(err, ErrSignatureMismatch) {
 		t.Errorf("after the grace period the old secret still verifies: %v", err)
 	}
-	if _, err := c.RotateSigningSecret(ctx, "biz", "one", "nope", time.Hour); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := c.RotateSigningSecret(ctx, "biz", "one", "nope", time.Hour); !errors.Is(err, ErrWebhookNotFound) {
 		t.Errorf("rotating an unknown webhook: %v", err)
 	}
 }
