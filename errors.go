@@ -57,6 +57,9 @@ var (
 	// ErrPreconditionFailed means a change was asked on a version of a
 	// webhook (ChangeOptions.IfMatch) that is not the stored one any more.
 	ErrPreconditionFailed = errors.New("webhook: webhook changed since it was read")
+	// ErrInvalidToken means a portal token is malformed, tampered with,
+	// signed with another secret, or expired.
+	ErrInvalidToken = errors.New("webhook: invalid portal token")
 )
 
 // standalone is an error whose message says everything by itself and which

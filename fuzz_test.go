@@ -2,12 +2,14 @@ package webhook
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Fuzz targets for the three readers of untrusted text: the events YAML, the
@@ -228,6 +230,34 @@ func FuzzCanonicalHost(f *testing.F) {
 		}
 		if again, ip2, err := canonicalHost(name); err != nil || again != name || ip2.IsValid() {
 			t.Fatalf("canonicalHost(%q) = %q, which normalises to %q, %v, %v", host, name, again, ip2, err)
+		}
+	})
+}
+
+// FuzzVerifyPortalToken: whatever a caller presents as a portal token,
+// VerifyPortalToken never panics, and only the tokens it signed verify.
+func FuzzVerifyPortalToken(f *testing.F) {
+	c := newOfflineClient(f, Config{})
+	good, err := c.PortalToken(Scope{"shop", "s1"}, time.Hour)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{good, "", "whp1.", "whp1..", "whp1.e30.AAAA", good + "x", strings.ToUpper(good)} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		claims, err := c.VerifyPortalToken(token)
+		if err == nil && token != good {
+			// Another valid token must carry a valid signature of its own
+			// body: re-signing reproduces it.
+			body, _, _ := strings.Cut(strings.TrimPrefix(token, portalTokenPrefix), ".")
+			key, _ := portalKey(c.cfg.PrivateSecret)
+			if !strings.HasSuffix(token, "."+base64.RawURLEncoding.EncodeToString(portalMAC(key, body))) {
+				t.Fatalf("a token it did not sign verified: %q → %+v", token, claims)
+			}
+		}
+		if err != nil && !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("error %v is not ErrInvalidToken", err)
 		}
 	})
 }
