@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -40,15 +41,28 @@ type Delivery struct {
 	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
 	// Leased reports whether a worker holds the delivery at the moment.
 	Leased         bool       `json:"leased,omitempty"`
-	LastStatusCode int        `json:"last_status_code,omitempty"`
-	LastError      string     `json:"last_error,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
+	LastStatusCode int    `json:"last_status_code,omitempty"`
+	LastError      string `json:"last_error,omitempty"`
+	// LastDuration is how long the last attempt's request took; zero
+	// before the first attempt or when none reached the network. Encoded
+	// in JSON as last_duration_us, microseconds.
+	LastDuration time.Duration `json:"-"`
+	CreatedAt    time.Time     `json:"created_at"`
 	FinishedAt     *time.Time `json:"finished_at,omitempty"`
 	// Cursor is the delivery's place in the listing: pass the Cursor of a
 	// page's last delivery as DeliveryQuery.Cursor to get the next page.
 	Cursor string `json:"cursor"`
 
 	historyID int64 // not queued: the id of the first attempt's history row
+}
+
+// MarshalJSON encodes LastDuration as last_duration_us, in microseconds.
+func (d Delivery) MarshalJSON() ([]byte, error) {
+	type plain Delivery
+	return json.Marshal(struct {
+		plain
+		LastDurationUS int64 `json:"last_duration_us,omitempty"`
+	}{plain(d), d.LastDuration.Microseconds()})
 }
 
 // DeliveryQuery filters Deliveries. Zero fields do not filter.
@@ -216,7 +230,39 @@ func (c *Client) queuedDeliveries(ctx context.Context, q DeliveryQuery, cur *del
 		}
 		out[i] = d
 	}
+	if err := c.lastDurations(ctx, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// lastDurations sets the LastDuration of queued deliveries that were
+// attempted, from their history rows (one query per page).
+func (c *Client) lastDurations(ctx context.Context, ds []Delivery) error {
+	var ids []string
+	for _, d := range ds {
+		if d.Attempts > 0 {
+			ids = append(ids, d.DeliveryID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	var rows []historyRow
+	if err := c.dbCtx(ctx).Model(&historyRow{}).Select("id, delivery_id, scope_type, scope_code, webhook_code, duration_us").
+		Where("delivery_id IN ? AND queued", ids).Order("id").Find(&rows).Error; err != nil {
+		return fmt.Errorf("webhook: loading the last attempts of %d deliveries: %w", len(ids), err)
+	}
+	last := map[deliveryKey]time.Duration{}
+	for _, r := range rows {
+		if r.DurationUS != nil {
+			last[deliveryKey{r.DeliveryID, r.ScopeType, r.ScopeCode, r.WebhookCode}] = time.Duration(*r.DurationUS) * time.Microsecond
+		}
+	}
+	for i := range ds {
+		ds[i].LastDuration = last[deliveryKey{ds[i].DeliveryID, ds[i].ScopeType, ds[i].ScopeCode, ds[i].WebhookCode}]
+	}
+	return nil
 }
 
 // sentDeliveries reads a page of the deliveries that were not queued, from
@@ -312,7 +358,8 @@ func (c *Client) completeSent(ctx context.Context, firsts []historyRow, seen map
 		}
 		finished := last.CreatedAt
 		if last.DurationUS != nil {
-			finished = finished.Add(time.Duration(*last.DurationUS) * time.Microsecond)
+			d.LastDuration = time.Duration(*last.DurationUS) * time.Microsecond
+			finished = finished.Add(d.LastDuration)
 		}
 		d.FinishedAt = &finished
 		if last.StatusCode != nil {

@@ -53,7 +53,7 @@ func testDeliveriesListsBroadcasts(t *testing.T, tdb *testDB) {
 			if !d.Queued || d.ID == 0 || d.Status != StatusPending || d.Attempts != 0 || d.NextAttemptAt.IsZero() || !slices.Contains(queued, d.DeliveryID) {
 				t.Errorf("delivery %d (newest, enqueued) = %+v", i, d)
 			}
-		case d.Queued || d.ID != 0 || d.NextAttemptAt != (time.Time{}) || d.FinishedAt == nil:
+		case d.Queued || d.ID != 0 || d.NextAttemptAt != (time.Time{}) || d.FinishedAt == nil || d.LastDuration <= 0:
 			t.Errorf("delivery %d (broadcast) = %+v", i, d)
 		case d.WebhookCode == "wh_basic":
 			if d.Status != StatusFailed || d.Attempts != 2 || d.LastStatusCode != 500 || d.LastError == "" {
@@ -155,6 +155,18 @@ func testDeliveriesListsBroadcasts(t *testing.T, tdb *testDB) {
 		if len(h) == 0 || !h[0].Queued {
 			t.Errorf("history of queued delivery %s: %+v", id, h)
 		}
+	}
+	// The page reads their last attempt's duration from history.
+	for _, id := range queued {
+		ds, err := c.Deliveries(ctx, DeliveryQuery{DeliveryID: id})
+		if err != nil || len(ds) != 1 || ds[0].Attempts == 0 || ds[0].LastDuration <= 0 {
+			t.Errorf("queued delivery %s after its attempt: %+v %v", id, ds, err)
+		}
+	}
+	// Subscriptions of every scope in one call.
+	subs, err := c.Subscriptions(ctx, WebhookQuery{})
+	if err != nil || len(subs) != 2 || !slices.Equal(subs[Scope{"biz", "biz1"}]["wh_basic"], []string{"template_update"}) || len(subs[Scope{"biz", "biz2"}]) != 1 {
+		t.Errorf("Subscriptions: %v %v", subs, err)
 	}
 
 	// Bad queries name the problem.

@@ -113,19 +113,39 @@ func (c *Client) ApplyScopeSubscriptions(ctx context.Context, scopeType, scopeCo
 // ScopeSubscriptions returns the subscriptions of a scope as ApplyScopeSubscriptions
 // takes them: webhook code to sorted event codes.
 func (c *Client) ScopeSubscriptions(ctx context.Context, scopeType, scopeCode string) (map[string][]string, error) {
-	var rows []subscriptionRow
-	err := c.dbCtx(ctx).Where("scope_type = ? AND scope_code = ?", scopeType, scopeCode).
-		Order("webhook_code, event_code").Find(&rows).Error
+	all, err := c.Subscriptions(ctx, WebhookQuery{ScopeType: scopeType, ScopeCode: scopeCode})
 	if err != nil {
-		return nil, fmt.Errorf("webhook: loading subscriptions of scope %s/%s: %w", scopeType, scopeCode, err)
+		return nil, err
 	}
-	out := make(map[string][]string)
+	out := all[Scope{scopeType, scopeCode}]
+	if out == nil {
+		out = map[string][]string{}
+	}
+	return out, nil
+}
+
+// Subscriptions returns the subscriptions of every scope q selects, in one
+// query: scope to webhook code to sorted event codes.
+func (c *Client) Subscriptions(ctx context.Context, q WebhookQuery) (map[Scope]map[string][]string, error) {
+	var rows []subscriptionRow
+	err := whereEqual(c.dbCtx(ctx), eq{"scope_type", q.ScopeType}, eq{"scope_code", q.ScopeCode}).
+		Order("scope_type, scope_code, webhook_code, event_code").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("webhook: loading subscriptions: %w", err)
+	}
+	out := map[Scope]map[string][]string{}
 	for _, r := range rows {
-		evs := out[r.WebhookCode]
+		s := Scope{r.ScopeType, r.ScopeCode}
+		m := out[s]
+		if m == nil {
+			m = map[string][]string{}
+			out[s] = m
+		}
+		evs := m[r.WebhookCode]
 		if len(evs) > 0 && evs[len(evs)-1] == r.EventCode {
 			continue
 		}
-		out[r.WebhookCode] = append(evs, r.EventCode)
+		m[r.WebhookCode] = append(evs, r.EventCode)
 	}
 	return out, nil
 }
