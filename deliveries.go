@@ -40,7 +40,7 @@ type Delivery struct {
 	// NextAttemptAt is when a pending delivery is due; zero otherwise.
 	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
 	// Leased reports whether a worker holds the delivery at the moment.
-	Leased         bool       `json:"leased,omitempty"`
+	Leased         bool   `json:"leased,omitempty"`
 	LastStatusCode int    `json:"last_status_code,omitempty"`
 	LastError      string `json:"last_error,omitempty"`
 	// LastDuration is how long the last attempt's request took; zero
@@ -48,7 +48,7 @@ type Delivery struct {
 	// in JSON as last_duration_us, microseconds.
 	LastDuration time.Duration `json:"-"`
 	CreatedAt    time.Time     `json:"created_at"`
-	FinishedAt     *time.Time `json:"finished_at,omitempty"`
+	FinishedAt   *time.Time    `json:"finished_at,omitempty"`
 	// Cursor is the delivery's place in the listing: pass the Cursor of a
 	// page's last delivery as DeliveryQuery.Cursor to get the next page.
 	Cursor string `json:"cursor"`
