@@ -99,29 +99,6 @@ type headerSpec struct {
 
 func (headerSpec) YAMLName() string { return "a header" }
 
-// editDistance is the Levenshtein distance between a and b, in runes, for
-// "did you mean" suggestions.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
-
 // yamlDuration is a duration written as Go writes it (5s, 1m30s) or as a
 // number of seconds (5, 2.5), as the Python package stores it.
 type yamlDuration struct{ time.Duration }

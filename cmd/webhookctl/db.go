@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/suggest"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -291,7 +292,7 @@ func classifyDSN(dsn string) (dsnKind, error) {
 func closestKey(k string) string {
 	best, bestDist := "", 3
 	for known := range pgKeys {
-		if d := editDistance(strings.ToLower(k), known); d < bestDist || d == bestDist && known < best {
+		if d := suggest.Distance(strings.ToLower(k), known); d < bestDist || d == bestDist && known < best {
 			best, bestDist = known, d
 		}
 	}

@@ -42,6 +42,7 @@ import (
 	"syscall"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/suggest"
 )
 
 const progName = "webhookctl"
@@ -181,7 +182,7 @@ func (a *app) suggestCommands(name string) []string {
 	best, bestDist := []string(nil), maxSuggestDistance+1
 	lower := strings.ToLower(name)
 	for _, c := range a.commands {
-		switch d := editDistance(lower, c.name); {
+		switch d := suggest.Distance(lower, c.name); {
 		case d > maxSuggestDistance:
 		case d < bestDist:
 			best, bestDist = []string{c.name}, d

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scopehook/webhook/internal/suggest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -567,31 +568,9 @@ func withKeys(t reflect.Type) string {
 func closest(s string, names []string) string {
 	best, bestDist := "", 3
 	for _, name := range names {
-		if d := editDistance(strings.ToLower(s), name); d < bestDist {
+		if d := suggest.Distance(strings.ToLower(s), name); d < bestDist {
 			best, bestDist = name, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
