@@ -49,8 +49,8 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...) && (cd $(OTEL_DIR) && staticcheck ./...); fi
 
-## fuzz: run every fuzz target (root package and signature/) for FUZZTIME each.
-FUZZ_PKGS := . ./signature
+## fuzz: run every fuzz target (root package, signature/, internal/strictyaml) for FUZZTIME each.
+FUZZ_PKGS := . ./signature ./internal/strictyaml
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
 		for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
