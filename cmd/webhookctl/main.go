@@ -128,6 +128,7 @@ func commands() []*command {
 		deliveriesCommand(),
 		instancesCommand(),
 		statusCommand(),
+		changesCommand(),
 		redeliverCommand(),
 		historyCommand(),
 		pruneCommand(),
