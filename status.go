@@ -94,7 +94,7 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 		if r.CircuitOpenUntil != nil {
 			h.OpenCircuits = append(h.OpenCircuits, WebhookCircuit{Scope: scope, WebhookCode: r.Code, Circuit: circuitOf(&r, now)})
 		}
-		if r.DisabledAt != nil && !r.EnableWebhook {
+		if r.DisabledAt != nil && !r.EnableWebhook && !r.DisabledAt.Before(now.Add(-recentDisables)) {
 			d := WebhookDisabled{Scope: scope, WebhookCode: r.Code, ConsecutiveFailures: r.ConsecutiveFailures, DisabledAt: *r.DisabledAt}
 			if r.DisabledReason != nil {
 				d.Reason = *r.DisabledReason

@@ -68,6 +68,11 @@ func testHealthTellsOperatorsWhatIsWrong(t *testing.T, tdb *testDB) {
 	if len(h.RecentlyDisabled) != 1 || h.RecentlyDisabled[0].WebhookCode != "hook" || h.RecentlyDisabled[0].DisabledAt.IsZero() || h.RecentlyDisabled[0].Reason == "" {
 		t.Errorf("after an auto-disable: %+v", h.RecentlyDisabled)
 	}
+	// Disabled two days ago, with its circuit still open: no longer recent.
+	c.DB().Exec("UPDATE webhook_webhook SET disabled_at = ?, circuit_open_until = ?", time.Now().UTC().Add(-48*time.Hour), time.Now().UTC().Add(time.Hour))
+	if h := health(); len(h.RecentlyDisabled) != 0 || len(h.OpenCircuits) != 1 {
+		t.Errorf("an old auto-disable is listed as recent: %+v", h.RecentlyDisabled)
+	}
 	if err := c.SetWebhookEnabled(ctx, "biz", "one", "hook", true); err != nil {
 		t.Fatal(err)
 	}
