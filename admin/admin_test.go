@@ -142,7 +142,7 @@ func TestPages(t *testing.T) {
 		want []string
 	}{
 		{"/", []string{"Acme hooks", "Overview", `id="hourly-chart"`, `id="rates-chart"`, "<svg", "<rect", "hour (UTC)",
-			"Numbers per hour", "Failure rate per webhook", "wh_fail", "100.0 %", "0.0 %", "pending deliveries", "failed deliveries",
+			"Numbers per hour", "Failure rate per webhook", "wh_fail", "100.0 %", "0.0 %", `id="health"`, "Delivery engine", "pending deliveries", "out of retries", "Last 24 hours",
 			`<a href="/admin/webhooks?scope=biz%3Abiz1#wh-`, `href="/admin/attempts?scope=biz%3Abiz1&amp;webhook=wh_fail"`}},
 		{"/deliveries", []string{"<h1>Deliveries</h1>", ids["wh_ok"], ids["wh_fail"], "template_update", "biz/biz1",
 			`href="/admin/deliveries/` + ids["wh_fail"] + `"`, `<span class="tag sent"`, "status-failed", "status-succeeded",
@@ -560,7 +560,7 @@ func TestBulkRedeliver(t *testing.T) {
 	}
 	s := newSite(t, c, admin.Options{})
 	// The overview counts them.
-	wantContains(t, s.get("/"), `<span class="num">3</span><span class="lbl">failed deliveries</span>`)
+	wantCard(t, s.get("/").body, "failed-card", "Failed 3 deliveries out of retries", "/admin/deliveries?queued=1&status=failed", true)
 	// A filter that matches nothing reschedules nothing.
 	tok := s.token()
 	// Without the confirmation box: refused, nothing rescheduled.

@@ -133,7 +133,7 @@ func TestCircuitDisplay(t *testing.T) {
 	// the webhooks page.
 	ov := s.get("/")
 	wantStatus(t, ov, http.StatusOK)
-	wantContains(t, ov, `id="open-circuits-card"`, `<a href="/admin/webhooks"><span class="num">2</span><span class="lbl">open circuits (1 half-open)</span></a>`)
+	wantCard(t, ov.body, "open-circuits-card", "Circuits 2 open 1 of them half-open", "/admin/webhooks", true)
 }
 
 func TestCircuitCounterWhileClosed(t *testing.T) {
@@ -150,7 +150,7 @@ func TestCircuitCounterWhileClosed(t *testing.T) {
 		t.Errorf("closed circuit with failures:\n%s", row)
 	}
 	wantNotContains(t, r, `id="open-circuits"`)
-	wantContains(t, s.get("/"), `<span class="num">0</span><span class="lbl">open circuits</span>`)
+	wantCard(t, s.get("/").body, "open-circuits-card", "Circuits 0 open every circuit closed", "/admin/webhooks", false)
 }
 
 func TestDeliveryControls(t *testing.T) {
@@ -324,7 +324,7 @@ func TestInstancesPage(t *testing.T) {
 	wantSecurityHeaders(t, r.Header, "/instances")
 	wantContains(t, r, "<h1>Instances</h1>", "No worker instance ran in the last hour", "client.Start",
 		`<a href="/admin/instances" aria-current="page" class="active">Instances</a>`)
-	wantContains(t, s.get("/"), `id="instances-card"`, `<a href="/admin/instances"><span class="num">0</span><span class="lbl">worker instances alive</span></a>`)
+	wantCard(t, s.get("/").body, "instances-card", "Workers 0 alive 0 dead · no heartbeat in the last hour", "/admin/instances", false)
 
 	// One alive, holding two pending deliveries; one dead; one forgotten.
 	insertInstance(t, db, "inst-alive-1", "web-1.example", 4242, 8, now.Add(-2*time.Hour), now.Add(-2*time.Second))
@@ -359,7 +359,10 @@ func TestInstancesPage(t *testing.T) {
 	}
 	wantContains(t, r, `<span class="num">1</span><span class="lbl">alive</span>`, `<span class="num">1</span><span class="lbl">dead</span>`,
 		`<span class="num">2</span><span class="lbl">deliveries leased</span>`)
-	wantContains(t, s.get("/"), `<a href="/admin/instances"><span class="num">1</span><span class="lbl">worker instance alive (1 dead)</span></a>`)
+	// (The clock runs: the heartbeat's age is a few seconds.)
+	if c := cardOf(t, s.get("/").body, "instances-card"); !regexp.MustCompile(`^Workers 1 alive 1 dead · last heartbeat \d+ s ago$`).MatchString(c.text) || c.href != "/admin/instances" {
+		t.Errorf("the overview's workers card reads %q, links to %q", c.text, c.href)
+	}
 }
 
 // TestInstancesOfRunningWorkers starts real workers: their instance shows
@@ -384,7 +387,9 @@ func TestInstancesOfRunningWorkers(t *testing.T) {
 	r := s.get("/instances")
 	wantStatus(t, r, http.StatusOK)
 	wantContains(t, r, list[0].ID, "✓ alive", `<td data-label="Workers">3</td>`, `<td data-label="PID">`)
-	wantContains(t, s.get("/"), `<span class="num">1</span><span class="lbl">worker instance alive</span>`)
+	if c := cardOf(t, s.get("/").body, "instances-card"); !strings.HasPrefix(c.text, "Workers 1 alive 0 dead · last heartbeat ") {
+		t.Errorf("the overview's workers card reads %q", c.text)
+	}
 	if err := c.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -36,11 +36,14 @@ type deliveryRow struct {
 	NextRetry  stamp
 	NextIn     string
 	HTTPStatus int
-	Error      string
-	FullError  string
-	Created    stamp
-	Finished   stamp
-	Links      hookLinks
+	// Latency is the last attempt's duration, "" when none reached the
+	// network.
+	Latency   string
+	Error     string
+	FullError string
+	Created   stamp
+	Finished  stamp
+	Links     hookLinks
 }
 
 type deliveriesData struct {
@@ -125,6 +128,9 @@ func (h *handler) deliveryRowOf(dl webhook.Delivery, now time.Time, links func(w
 	}
 	if dl.FinishedAt != nil {
 		v.Finished = stampOf(*dl.FinishedAt)
+	}
+	if dl.LastDuration > 0 {
+		v.Latency = fmtDuration(dl.LastDuration)
 	}
 	return v
 }

@@ -17,7 +17,8 @@ import (
 
 // TestDeliveriesList shows queued and broadcast deliveries together, each
 // tagged, with its status, attempts, last HTTP status, last error (clipped,
-// whole in the title) and, when pending, its next retry.
+// whole in the title), the last attempt's latency and, when pending, its
+// next retry.
 func TestDeliveriesList(t *testing.T) {
 	now := time.Date(2026, 12, 1, 15, 4, 5, 123_000_000, time.UTC)
 	c, db := newClient(t, webhook.Config{})
@@ -30,10 +31,45 @@ func TestDeliveriesList(t *testing.T) {
 		now.Add(90*time.Second), longErr, now.Add(-time.Minute)).Error; err != nil {
 		t.Fatal(err)
 	}
+	// queued-2 succeeded at its second attempt, which took 230 ms.
+	if err := db.Exec(`INSERT INTO webhook_delivery (delivery_id, event_code, scope_type, scope_code, webhook_code, payload, status, attempts, next_attempt_at, last_status_code, created_at, finished_at)
+		VALUES ('queued-2', 'template_update', 'biz', 'biz1', 'wh_ok', '{}', 'succeeded', 2, ?, 200, ?, ?)`,
+		now.Add(-2*time.Minute), now.Add(-3*time.Minute), now.Add(-2*time.Minute)).Error; err != nil {
+		t.Fatal(err)
+	}
+	for i, us := range []int64{10_000_000, 230_000} {
+		if err := db.Exec(`INSERT INTO webhook_history (webhook_code, event_code, created_at, success, status_code, delivery_id, scope_type, scope_code, extra_info, attempt, duration_us, queued)
+			VALUES ('wh_ok', 'template_update', ?, ?, ?, 'queued-2', 'biz', 'biz1', '{}', ?, ?, ?)`,
+			now.Add(time.Duration(i-3)*time.Minute), i == 1, []int{504, 200}[i], i+1, us, true).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
 	s := newSite(t, c, admin.Options{Now: func() time.Time { return now }})
 	r := s.get("/deliveries")
 	wantStatus(t, r, http.StatusOK)
-	row := regexp.MustCompile(`(?s)<tr id="d-[^"]+" class="delivery row-wait">.*?</tr>`).FindString(r.body)
+	rows := regexp.MustCompile(`(?s)<tr id="d-[^"]+" class="delivery [^"]*">.*?</tr>`).FindAllString(r.body, -1)
+	rowWith := func(s string) string {
+		for _, r := range rows {
+			if strings.Contains(r, s) {
+				return r
+			}
+		}
+		t.Fatalf("no row has %q:\n%s", s, r.body)
+		return ""
+	}
+	// The last attempt's latency, formatted as in the attempts list; a
+	// delivery not attempted yet has none (the cell is left out on a phone).
+	if row := rowWith("queued-2"); !strings.Contains(row, `<td data-label="Latency" class="p2 n">230 ms</td>`) {
+		t.Errorf("queued-2's row lacks its latency:\n%s", row)
+	}
+	if row := rowWith(sent["wh_ok"]); !regexp.MustCompile(`<td data-label="Latency" class="p2 n">[0-9.]+ (µs|ms|s)</td>`).MatchString(row) {
+		t.Errorf("the broadcast delivery's row lacks its latency:\n%s", row)
+	}
+	wantContains(t, r, `<th scope="col" class="p2 n" title="how long the last attempt took">Latency</th>`)
+	row := rowWith("queued-1")
+	if !strings.Contains(row, `<td data-label="Latency" class="p2 n empty"><span class="muted">—</span></td>`) {
+		t.Errorf("queued-1, never attempted, shows a latency:\n%s", row)
+	}
 	for _, want := range []string{"queued-1", `<span class="tag queued"`, "status-pending", `<td data-label="Tries" class="n">3</td>`,
 		"2026-12-01 15:05:35.123", "in 1 min", `<td data-label="HTTP" class="n">503</td>`, `title="endpoint answered 503 Service Unavailable: upstream timeout;`,
 		"2026-12-01 15:03:05.123", "…</span>"} {

@@ -25,15 +25,22 @@
 //
 // # Pages
 //
-//   - / (overview): attempts per hour over the last 24 hours (successes and
-//     failures stacked) and the failure rate of each webhook (each a link to
-//     it and to its attempts), as charts and tables; the exact numbers of
-//     pending and failed deliveries, of circuits not closed and of worker
-//     instances alive.
+//   - / (overview): the delivery engine's health now (Client.Health, read
+//     once per view): its warnings as a banner at the top (deliveries due
+//     with no worker seen, workers falling behind, history writes failing,
+//     counted on the Overview link too), the worker instances alive and
+//     dead and the age of the last heartbeat, the outbox's pending, due and
+//     failed deliveries and how long the oldest due one has waited, the
+//     circuits not closed and the webhooks the library disabled in the last
+//     day (each linked to its row of the webhooks page), and the history
+//     rows the live instances wrote and failed to write; then attempts per
+//     hour over the last 24 hours (successes and failures stacked) and the
+//     failure rate of each webhook (each a link to it and to its attempts),
+//     as charts and tables.
 //   - /deliveries: every delivery, queued (Enqueue: sent and retried by the
 //     workers) or sent by Broadcast, newest first (Client.Deliveries), each
 //     tagged "queued" or "sent", with its status, attempts, next retry, last
-//     HTTP status and last error; filtered by delivery id, webhook, event,
+//     HTTP status, the last attempt's latency and last error; filtered by delivery id, webhook, event,
 //     scope, status, time range and "queued only", paginated by cursor
 //     ("Older" carries cursor=<the last row's cursor>, "Newest" none).
 //   - /deliveries/{id}: a delivery's summary (status, queued or not,

@@ -58,25 +58,25 @@ func fmtRelative(t, now time.Time) string {
 		return ""
 	}
 	d := now.Sub(t)
-	future := d < 0
-	if future {
-		d = -d
-	}
-	var s string
 	switch {
-	case d < time.Second:
+	case d > -time.Second && d < time.Second:
 		return "now"
+	case d < 0:
+		return "in " + fmtSpan(-d)
+	}
+	return fmtSpan(d) + " ago"
+}
+
+// fmtSpan says how long d is, roughly: "40 s", "3 min", "5 h", "3 days";
+// "0 s" under a second.
+func fmtSpan(d time.Duration) string {
+	switch {
 	case d < time.Minute:
-		s = strconv.Itoa(int(d/time.Second)) + " s"
+		return strconv.Itoa(int(max(d, 0)/time.Second)) + " s"
 	case d < time.Hour:
-		s = strconv.Itoa(int(d/time.Minute)) + " min"
+		return strconv.Itoa(int(d/time.Minute)) + " min"
 	case d < 48*time.Hour:
-		s = strconv.Itoa(int(d/time.Hour)) + " h"
-	default:
-		s = strconv.Itoa(int(d/(24*time.Hour))) + " days"
+		return strconv.Itoa(int(d/time.Hour)) + " h"
 	}
-	if future {
-		return "in " + s
-	}
-	return s + " ago"
+	return strconv.Itoa(int(d/(24*time.Hour))) + " days"
 }

@@ -455,15 +455,14 @@ func TestOverviewExactOutboxCounts(t *testing.T) {
 	s := newSite(t, c, admin.Options{})
 	r := s.get("/")
 	wantStatus(t, r, http.StatusOK)
-	wantContains(t, r, `<span class="num">0</span><span class="lbl">pending deliveries</span>`,
-		`<div class="card" id="failed-card"><a href="/admin/deliveries?queued=1&amp;status=failed" title="queued deliveries that ran out of retries"><span class="num">0</span><span class="lbl">failed deliveries</span>`)
+	wantCard(t, r.body, "pending-card", "Outbox 0 pending deliveries", "/admin/deliveries?queued=1&status=pending", false)
+	wantCard(t, r.body, "failed-card", "Failed 0 deliveries out of retries", "/admin/deliveries?queued=1&status=failed", false)
 
 	insertOutbox(t, db, []statusCount{{webhook.StatusPending, 1500}, {webhook.StatusFailed, 1234}, {webhook.StatusSucceeded, 2001}})
 	r = s.get("/")
 	wantStatus(t, r, http.StatusOK)
-	wantContains(t, r,
-		`<a href="/admin/deliveries?status=pending"><span class="num">1500</span><span class="lbl">pending deliveries</span>`,
-		`<div class="card card-bad" id="failed-card"><a href="/admin/deliveries?queued=1&amp;status=failed" title="queued deliveries that ran out of retries"><span class="num">1234</span><span class="lbl">failed deliveries</span>`)
+	wantCard(t, r.body, "pending-card", "Outbox 1500 pending deliveries", "/admin/deliveries?queued=1&status=pending", false)
+	wantCard(t, r.body, "failed-card", "Failed 1234 deliveries out of retries", "/admin/deliveries?queued=1&status=failed", true)
 	wantNotContains(t, r, "1000+", "+</span>")
 
 	// The numbers follow the outbox.
@@ -471,5 +470,5 @@ func TestOverviewExactOutboxCounts(t *testing.T) {
 		webhook.StatusCancelled, webhook.StatusPending).Error; err != nil {
 		t.Fatal(err)
 	}
-	wantContains(t, s.get("/"), `<span class="num">1497</span><span class="lbl">pending deliveries</span>`)
+	wantCard(t, s.get("/").body, "pending-card", "Outbox 1497 pending deliveries", "/admin/deliveries?queued=1&status=pending", false)
 }

@@ -9,29 +9,67 @@ import (
 	"github.com/scopehook/webhook"
 )
 
-// The overview: the last 24 hours' attempts and failure rates, the queued
-// deliveries waiting or failed, the circuits not closed and the worker
-// instances alive. Five queries: HourlyHistory, WebhookStats,
-// CountDeliveries, Webhooks, Instances.
+// The overview: the engine's health now (Client.Health: the worker
+// instances by their heartbeats, the outbox, open circuits, webhooks the
+// library disabled, history writes, and its warnings), then the last 24
+// hours' attempts and failure rates. Queries: HourlyHistory (1),
+// WebhookStats (2), Webhooks (1, for the links to the webhooks' rows) and
+// Health (7): eleven, whatever the number of webhooks and scopes.
 
 type overviewData struct {
 	Since, Until string
 	Hours        hourChart
 	Rates        rateChart
 	FailureRate  string
-	// Queued deliveries pending and failed.
-	Pending, Failed int64
-	AttemptsLink    string
-	FailuresLink    string
-	PendingLink     string
-	FailedLink      string
-	// Circuits not closed (open or half-open) and worker instances.
-	OpenCircuits   int
-	HalfOpen       int
-	WebhooksLink   string
-	InstancesAlive int
-	InstancesDead  int
-	InstancesLink  string
+	AttemptsLink string
+	FailuresLink string
+	Health       healthView
+}
+
+// healthView is Client.Health as the overview shows it.
+type healthView struct {
+	CheckedAt string
+	Warnings  []string
+	// Worker instances seen in the last hour, by their heartbeats, and
+	// the age of the latest heartbeat ("" when none was seen).
+	Alive, Dead   int
+	LastHeartbeat string
+	InstancesLink string
+	// NoWorker is set when deliveries are pending and no worker is alive.
+	NoWorker bool
+	// The outbox: pending, due now (and held by no worker), failed; how
+	// long the oldest due one has waited.
+	Pending, Due, Failed             int64
+	OldestDue                        string
+	PendingLink, DueLink, FailedLink string
+	// Circuits not closed (HalfOpen of them half-open) and the webhooks
+	// the library disabled in the last day.
+	Circuits     []healthCircuit
+	HalfOpen     int
+	Disabled     []healthDisabled
+	WebhooksLink string
+	// History rows the live instances wrote and failed to write, and the
+	// failures' share of the writes tried ("" when none failed).
+	HistoryRows, HistoryFailures int64
+	HistoryRate                  string
+}
+
+// healthCircuit is a circuit that is not closed, as the overview lists it.
+type healthCircuit struct {
+	Scope, Webhook string
+	Links          hookLinks
+	Circuit        circuitView
+}
+
+// healthDisabled is a webhook the library disabled, as the overview lists
+// it.
+type healthDisabled struct {
+	Scope, Webhook      string
+	Links               hookLinks
+	At, Ago             string
+	Reason, FullReason  string
+	ConsecutiveFailures int
+	FailingSince        string
 }
 
 func (h *handler) overview(w http.ResponseWriter, r *http.Request) error {
@@ -50,49 +88,86 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return failed("summarise the webhooks' failures", err)
 	}
-	queued, err := h.client.CountDeliveries(ctx)
-	if err != nil {
-		return failed("count the queued deliveries", err)
-	}
 	hooks, err := h.client.Webhooks(ctx, webhook.WebhookQuery{})
 	if err != nil {
 		return failed("list the webhooks", err)
 	}
-	instances, err := h.client.Instances(ctx)
+	health, err := h.client.Health(ctx)
 	if err != nil {
-		return failed("list the worker instances", err)
+		return failed("read the delivery engine's health", err)
 	}
+	links := h.webhookLinks(hooks)
 	sinceParam := since.Format("2006-01-02T15:04")
 	d := overviewData{
-		WebhooksLink: h.u("/webhooks"), InstancesLink: h.u("/instances"),
 		Since: fmtTime(since), Until: fmtTime(now),
-		Hours: buildHourChart(counts), Rates: buildRateChart(stats, h.webhookLinks(hooks)),
-		Pending: queued[webhook.StatusPending], Failed: queued[webhook.StatusFailed],
+		Hours: buildHourChart(counts), Rates: buildRateChart(stats, links),
 		AttemptsLink: h.link("/attempts", url.Values{"since": {sinceParam}}),
 		FailuresLink: h.link("/attempts", url.Values{"success": {"no"}, "since": {sinceParam}}),
-		PendingLink:  h.link("/deliveries", url.Values{"status": {webhook.StatusPending}}),
-		FailedLink:   h.link("/deliveries", url.Values{"queued": {"1"}, "status": {webhook.StatusFailed}}),
-	}
-	for _, wh := range hooks {
-		switch wh.Circuit.State {
-		case webhook.CircuitOpen:
-			d.OpenCircuits++
-		case webhook.CircuitHalfOpen:
-			d.OpenCircuits++
-			d.HalfOpen++
-		}
-	}
-	for _, in := range instances {
-		if in.Alive {
-			d.InstancesAlive++
-		} else {
-			d.InstancesDead++
-		}
+		Health:       h.healthOf(health, now, links),
 	}
 	if d.Hours.Attempts > 0 {
 		d.FailureRate = fmtPercent(float64(d.Hours.Failures) / float64(d.Hours.Attempts))
 	}
-	return h.render(w, r, "overview", "Overview", "overview", d)
+	return h.renderPage(w, r, http.StatusOK, "overview", "Overview", "overview", d, len(d.Health.Warnings))
+}
+
+// healthOf turns the engine's health into what the overview shows.
+func (h *handler) healthOf(hl webhook.Health, now time.Time, links func(webhook.Scope, string) hookLinks) healthView {
+	pending := h.link("/deliveries", url.Values{"queued": {"1"}, "status": {webhook.StatusPending}})
+	v := healthView{
+		CheckedAt: fmtTime(hl.CheckedAt), Warnings: hl.Warnings,
+		Alive: hl.LiveInstances, Dead: len(hl.Instances) - hl.LiveInstances, InstancesLink: h.u("/instances"),
+		Pending: hl.Pending, Due: hl.Due, Failed: hl.Failed,
+		NoWorker:    hl.LiveInstances == 0 && hl.Pending > 0,
+		PendingLink: pending, DueLink: pending,
+		FailedLink:   h.link("/deliveries", url.Values{"queued": {"1"}, "status": {webhook.StatusFailed}}),
+		WebhooksLink: h.u("/webhooks"),
+		HistoryRows:  hl.HistoryRows, HistoryFailures: hl.HistoryFailures,
+	}
+	if !hl.LastHeartbeat.IsZero() {
+		v.LastHeartbeat = fmtRelative(hl.LastHeartbeat, now)
+	}
+	if hl.Due > 0 {
+		v.OldestDue = fmtSpan(hl.OldestDue)
+	}
+	if hl.HistoryFailures > 0 {
+		v.HistoryRate = fmtSmallPercent(float64(hl.HistoryFailures) / float64(hl.HistoryRows+hl.HistoryFailures))
+	}
+	for _, c := range hl.OpenCircuits {
+		cv := circuitOf(c.Circuit, now)
+		if cv.State == string(webhook.CircuitHalfOpen) {
+			v.HalfOpen++
+		}
+		v.Circuits = append(v.Circuits, healthCircuit{Scope: c.Scope.String(), Webhook: c.WebhookCode, Links: links(c.Scope, c.WebhookCode), Circuit: cv})
+	}
+	for _, dis := range hl.RecentlyDisabled {
+		dv := healthDisabled{
+			Scope: dis.Scope.String(), Webhook: dis.WebhookCode, Links: links(dis.Scope, dis.WebhookCode),
+			At: fmtTime(dis.DisabledAt), Ago: fmtRelative(dis.DisabledAt, now),
+			Reason: clip(dis.Reason, maxReasonShown), FullReason: clip(dis.Reason, maxErrorTitle),
+			ConsecutiveFailures: dis.ConsecutiveFailures,
+		}
+		if !dis.FailingSince.IsZero() {
+			dv.FailingSince = fmtTime(dis.FailingSince)
+		}
+		v.Disabled = append(v.Disabled, dv)
+	}
+	return v
+}
+
+// OpenCircuits is the number of circuits not closed (open or half-open).
+func (v healthView) OpenCircuits() int { return len(v.Circuits) }
+
+// fmtSmallPercent formats a rate that is usually tiny: "0.02 %" below 1 %,
+// as fmtPercent above.
+func fmtSmallPercent(f float64) string {
+	switch {
+	case f > 0 && f < 0.0001:
+		return "< 0.01 %"
+	case f < 0.01:
+		return strconv.FormatFloat(f*100, 'f', 2, 64) + " %"
+	}
+	return fmtPercent(f)
 }
 
 // webhookLinks returns a function giving the links of a webhook of hooks

@@ -20,7 +20,11 @@ type page struct {
 	Nav       string
 	CSRF      string
 	Flash     string
-	Data      any
+	// Warnings is the number of the engine's health warnings, shown as a
+	// badge on the Overview link; only the overview reads the health, so
+	// on other pages it is 0.
+	Warnings int
+	Data     any
 }
 
 type navItem struct{ Key, Label, Path string }
@@ -61,14 +65,20 @@ func parseTemplates(funcs template.FuncMap) (map[string]*template.Template, erro
 
 func (h *handler) funcs() template.FuncMap {
 	return template.FuncMap{
-		"u":       h.u,
-		"nav":     navItems,
-		"time":    fmtTime,
-		"pct":     fmtPercent,
-		"f1":      func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
-		"f2":      func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
-		"join":    strings.Join,
-		"plural":  plural,
+		"u":      h.u,
+		"nav":    navItems,
+		"time":   fmtTime,
+		"pct":    fmtPercent,
+		"f1":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+		"f2":     func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
+		"join":   strings.Join,
+		"plural": plural,
+		"plural64": func(n int64, one, many string) string {
+			if n == 1 {
+				return one
+			}
+			return many
+		},
 		"hasText": func(s string) bool { return strings.TrimSpace(s) != "" },
 		"add1":    func(a, b float64) float64 { return a + b },
 		"sub1":    func(a, b float64) float64 { return a - b },
@@ -123,11 +133,17 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, name, title, na
 }
 
 func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) error {
+	return h.renderPage(w, r, status, name, title, nav, data, 0)
+}
+
+// renderPage is renderStatus with the number of health warnings the
+// navigation shows.
+func (h *handler) renderPage(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any, warnings int) error {
 	t, ok := h.pages[name]
 	if !ok {
 		return fmt.Errorf("admin: no template %q", name)
 	}
-	p := page{AppTitle: h.title, PageTitle: title, Nav: nav, CSRF: csrfFromContext(r), Flash: flashMessage(r.URL.Query()), Data: data}
+	p := page{AppTitle: h.title, PageTitle: title, Nav: nav, CSRF: csrfFromContext(r), Flash: flashMessage(r.URL.Query()), Warnings: warnings, Data: data}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		return failed("render the page "+name, err)

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,27 +10,7 @@ import (
 )
 
 // The subscriptions page: per scope, which webhook receives which events.
-// Queries: Scopes, Webhooks, and the subscriptions of each scope shown.
-
-// loadSubscriptions returns the subscriptions of the given scopes: scope,
-// then webhook code, to sorted event codes. The library reads
-// subscriptions one scope at a time (Client.ScopeSubscriptions), so this
-// is one query per scope; it is the one place to change when the library
-// can read them all at once.
-func (h *handler) loadSubscriptions(ctx context.Context, scopes []webhook.Scope) (map[webhook.Scope]map[string][]string, error) {
-	out := make(map[webhook.Scope]map[string][]string, len(scopes))
-	for _, s := range scopes {
-		if _, done := out[s]; done {
-			continue
-		}
-		m, err := h.client.ScopeSubscriptions(ctx, s.Type, s.Code)
-		if err != nil {
-			return nil, failed("list the subscriptions of scope "+s.String(), err)
-		}
-		out[s] = m
-	}
-	return out, nil
-}
+// Three queries: Scopes, Webhooks, and Subscriptions for every scope shown.
 
 type subRow struct {
 	Webhook, Name string
@@ -78,9 +57,9 @@ func (h *handler) subscriptions(w http.ResponseWriter, r *http.Request) error {
 	if filter != "" {
 		d.Choices = selectOption(d.Choices, ft+":"+fc)
 	}
-	subs, err := h.loadSubscriptions(ctx, scopes)
+	subs, err := h.client.Subscriptions(ctx, webhook.WebhookQuery{ScopeType: ft, ScopeCode: fc})
 	if err != nil {
-		return err
+		return failed("list the subscriptions", err)
 	}
 	known := map[hookKey]webhook.WebhookInfo{}
 	for _, wh := range hooks {

@@ -14,8 +14,8 @@ import (
 // their credentials are set (never their values), their delivery controls,
 // their last attempt and failure rate, and their circuit breaker; and its
 // actions, enable/disable and close circuit. Queries: Webhooks,
-// WebhookStats, and the subscriptions of each scope shown (see
-// loadSubscriptions).
+// WebhookStats (two) and Subscriptions, one for every scope shown: four,
+// however many scopes there are.
 
 type whView struct {
 	ID                  int64
@@ -80,7 +80,6 @@ func (h *handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 	}
 	st, sc := parseScope(scope)
 	var hooks []webhook.WebhookInfo
-	var scopes []webhook.Scope
 	d := webhooksData{Scope: scope, ResetLink: h.u("/webhooks")}
 	for i, wh := range all {
 		if i == 0 || all[i-1].Scope != wh.Scope {
@@ -89,17 +88,14 @@ func (h *handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 		if st != "" && wh.Scope.Type != st || sc != "" && wh.Scope.Code != sc {
 			continue
 		}
-		if len(scopes) == 0 || scopes[len(scopes)-1] != wh.Scope {
-			scopes = append(scopes, wh.Scope)
-		}
 		hooks = append(hooks, wh)
 	}
 	if scope != "" {
 		d.Choices = selectOption(d.Choices, st+":"+sc)
 	}
-	subs, err := h.loadSubscriptions(ctx, scopes)
+	subs, err := h.client.Subscriptions(ctx, webhook.WebhookQuery{ScopeType: st, ScopeCode: sc})
 	if err != nil {
-		return err
+		return failed("list the subscriptions", err)
 	}
 	byHook := map[hookKey]webhook.WebhookStats{}
 	for _, s := range stats {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"image"
 	"image/png"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -228,6 +230,35 @@ func (tb *tab) screenshot(path string, maxHeight float64) {
 	if err != nil {
 		tb.fail("screenshot %s: %v", path, err)
 	}
+	tb.writePNG(path, raw)
+}
+
+// screenshotElement captures the first element sel matches, with pad CSS
+// pixels of the page around it, and writes it as PNG to path.
+func (tb *tab) screenshotElement(path, sel string, pad float64) {
+	tb.t.Helper()
+	box := eval[[]float64](tb, `(() => {
+  const el = document.querySelector(`+strconv.Quote(sel)+`);
+  if (!el) return [];
+  const r = el.getBoundingClientRect();
+  return [r.left + scrollX, r.top + scrollY, r.width, r.height];
+})()`)
+	if len(box) != 4 || box[2] <= 0 || box[3] <= 0 {
+		tb.fail("screenshot %s: no visible %s", path, sel)
+	}
+	x, y := max(box[0]-pad, 0), max(box[1]-pad, 0)
+	clip := page.Viewport{X: math.Floor(x), Y: math.Floor(y), Width: math.Ceil(box[0] + box[2] + pad - x), Height: math.Ceil(box[1] + box[3] + pad - y), Scale: 1}
+	raw, err := chromedp.Run(tb.ctx, clipScreenshot(clip))
+	if err != nil {
+		tb.fail("screenshot %s: %v", path, err)
+	}
+	tb.writePNG(path, raw)
+}
+
+// writePNG writes a screenshot as PNG, compressed as well as the standard
+// library can.
+func (tb *tab) writePNG(path string, raw []byte) {
+	tb.t.Helper()
 	img, err := png.Decode(bytes.NewReader(raw))
 	if err != nil {
 		tb.fail("screenshot %s: %v", path, err)
@@ -280,10 +311,18 @@ func pageScreenshot(maxHeight float64) chromedp.Action[[]byte] {
 		if m.CSSLayoutViewport != nil {
 			w = max(w, float64(m.CSSLayoutViewport.ClientWidth))
 		}
+		return clipScreenshot(page.Viewport{X: 0, Y: 0, Width: w, Height: min(h, maxHeight), Scale: 1})(ctx, t)
+	}
+}
+
+// clipScreenshot captures a rectangle of the page, in CSS pixels from its
+// top left corner, beyond the viewport if need be, as PNG.
+func clipScreenshot(clip page.Viewport) chromedp.Action[[]byte] {
+	return func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
 		beyond, surface := true, true
 		r, err := cdp.Call(ctx, t, page.CaptureScreenshot, page.CaptureScreenshotParams{
 			Format:                page.CaptureScreenshotFormatPng,
-			Clip:                  &page.Viewport{X: 0, Y: 0, Width: w, Height: min(h, maxHeight), Scale: 1},
+			Clip:                  &clip,
 			CaptureBeyondViewport: &beyond,
 			FromSurface:           &surface,
 		})

@@ -14,5 +14,6 @@
 // container (at 1400 px), when chart text renders under 10 px or leaves its
 // chart, or when a header breaks inside a word; with
 // WEBHOOK_SCREENSHOTS=docs/screenshots (make screenshots) it writes the
-// documentation's screenshots there (page-width.png).
+// documentation's screenshots there (page-width.png, and health-1400.png,
+// the overview's health section alone).
 package e2e

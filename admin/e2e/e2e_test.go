@@ -248,7 +248,7 @@ func TestE2EBrowser(t *testing.T) {
 	}
 	openErp()
 	tb.navigate(base + "/")
-	if n, err := chromedp.Run(tb.ctx, chromedp.Text(chromedp.CSS("#open-circuits-card .num"))); err != nil || strings.TrimSpace(n) != "1" {
+	if n, err := chromedp.Run(tb.ctx, chromedp.Text(chromedp.CSS("#open-circuits-card .num"))); err != nil || strings.TrimSpace(n) != "1 open" {
 		tb.fail("open circuits on the overview: %q, %v", n, err)
 	}
 	shoot("overview-circuit-open.png")

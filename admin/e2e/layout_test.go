@@ -102,7 +102,8 @@ func screenshotsOut() string {
 // cut (wider than its container), at both widths the charts' text renders
 // at 10 px or more inside the charts and no header breaks inside a word.
 // With WEBHOOK_SCREENSHOTS set (make screenshots) it writes the pages'
-// screenshots there, name-width.png.
+// screenshots there, name-width.png, and health-1400.png, the overview's
+// health section alone.
 func TestE2ELayout(t *testing.T) {
 	browser := needChromium(t)
 	c, db := newClient(t, webhook.Config{Now: seedNow})
@@ -119,12 +120,15 @@ func TestE2ELayout(t *testing.T) {
 	tb := openTab(t, t.Context(), browser, nil)
 	out := screenshotsOut()
 
-	pages := []struct{ name, path string }{
-		{"overview", "/"},
-		{"deliveries", "/deliveries"},
-		{"delivery", "/deliveries/" + seed.PendingID},
-		{"attempts", "/attempts"},
-		{"webhooks", "/webhooks"},
+	pages := []struct {
+		name, path string
+		taller     float64 // the screenshot's extra height
+	}{
+		{"overview", "/", 500}, // the health section, then both charts
+		{"deliveries", "/deliveries", 0},
+		{"delivery", "/deliveries/" + seed.PendingID, 0},
+		{"attempts", "/attempts", 0},
+		{"webhooks", "/webhooks", 0},
 	}
 	for _, size := range []struct {
 		w, h      int64
@@ -153,15 +157,35 @@ func TestE2ELayout(t *testing.T) {
 			}
 			check("headers", headersWholeJS)
 			if out != "" {
-				tb.screenshot(filepath.Join(out, p.name+"-"+strconv.FormatInt(size.w, 10)+".png"), size.maxHeight)
+				tb.screenshot(filepath.Join(out, p.name+"-"+strconv.FormatInt(size.w, 10)+".png"), size.maxHeight+p.taller)
+				if p.name == "overview" && size.w == 1400 {
+					// The health section alone, for the README.
+					tb.screenshotElement(filepath.Join(out, "health-1400.png"), "#health", 16)
+				}
 			}
 		}
 	}
 	// The page's content matches the seed: a sanity check that the
 	// screenshots show what they should.
 	tb.navigate(base + "/")
-	if html := tb.mainHTML(); !strings.Contains(html, "12480") || !strings.Contains(html, "12.5k") && !strings.Contains(html, "15k") {
+	html := tb.mainHTML()
+	if !strings.Contains(html, "12480") || !strings.Contains(html, "12.5k") && !strings.Contains(html, "15k") {
 		t.Errorf("the overview does not show the busy hour:\n%.2000s", html)
+	}
+	// Its health section: the warning, the workers, the due deliveries, the
+	// open circuit and the disabled webhook.
+	for sel, want := range map[string]string{
+		"#health-warnings li":        "the oldest due delivery has waited 3m40s with 1 instance alive: the workers fall behind",
+		"#instances-card":            "1 alive",
+		"#due-card .num":             "5",
+		"#open-circuits-card .num":   "1 open",
+		"#health-circuits td.hook a": "erp",
+		"#health-disabled td.hook a": "audit-log",
+		"#health-disabled .reason":   "disabled after 50 consecutive failed attempts",
+	} {
+		if got := tb.text(sel); !strings.Contains(got, want) {
+			t.Errorf("the overview's %s reads %q, want %q in it", sel, got, want)
+		}
 	}
 	tb.checkConsole()
 }

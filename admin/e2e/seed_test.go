@@ -16,9 +16,11 @@ import (
 
 // A realistic database for the layout test and the documentation's
 // screenshots, the same on every run: several scopes, a webhook whose
-// endpoint is down (its circuit open, its queued deliveries retrying), a
-// disabled one, one that succeeded after retries, a busy hour of more than
-// ten thousand attempts, worker instances alive and dead. Nothing is sent:
+// endpoint is down (its circuit open, its queued deliveries retrying), one
+// the library disabled after 50 consecutive failures, one that succeeded
+// after retries, a busy hour of more than ten thousand attempts, worker
+// instances alive and dead, and deliveries due that the one worker left
+// has not claimed for minutes (the overview warns of it). Nothing is sent:
 // rows are written as the library would write them, at fixed times.
 
 // seedNow is the clock of the seeded database.
@@ -103,9 +105,6 @@ func seedDatabase(t *testing.T, c *webhook.Client, db *gorm.DB) seeded {
 			t.Fatal(err)
 		}
 	}
-	if err := c.SetWebhookEnabled(ctx, "tenant", "globex-industries", "audit-log", false); err != nil {
-		t.Fatal(err)
-	}
 	// erp's endpoint has been down for over three hours: its circuit opened
 	// after 12 consecutive failures and stays open until the next probe.
 	erpDown := "POST https://erp.eu.example.com/webhooks/orders answered 503 Service Unavailable"
@@ -114,11 +113,19 @@ func seedDatabase(t *testing.T, c *webhook.Client, db *gorm.DB) seeded {
 	execSQL(t, db, `UPDATE webhook_webhook SET consecutive_failures = 12, failing_since = ? WHERE code = 'erp' AND scope_code = 'eu-1'`, now.Add(-3*time.Hour-20*time.Minute))
 	insertInstance(t, db, "7c1e5a90b3d24f6e", "web-1.shop.internal", 4121, 16, now.Add(-26*time.Hour), now.Add(-2*time.Second))
 	insertInstance(t, db, "0d9f4b2c6a1e8f37", "web-2.shop.internal", 3870, 16, now.Add(-26*time.Hour), now.Add(-7*time.Minute))
+	execSQL(t, db, `UPDATE webhook_instance SET history_rows = 48211 WHERE id = '7c1e5a90b3d24f6e'`)
+	execSQL(t, db, `UPDATE webhook_instance SET history_rows = 51377 WHERE id = '0d9f4b2c6a1e8f37'`)
 
 	rng := rand.New(rand.NewPCG(20261201, 1437))
 	newID := func() string { return fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64()) }
 	w := &historyWriter{t: t, db: db}
 	erpDownSince := now.Add(-3*time.Hour - 20*time.Minute)
+	// audit-log's endpoint went down at 05:25; the library disabled it
+	// after 50 consecutive failed attempts (Config.DisableAfterFailures).
+	const auditDisableAfter = 50
+	auditDownSince := now.Truncate(time.Hour).Add(-9*time.Hour + 25*time.Minute)
+	var auditFails int
+	var auditFailingSince, auditDisabledAt time.Time
 
 	// The last 24 hours' traffic, hour by hour, sent by Broadcast; the
 	// hour of a sale has more than ten thousand attempts.
@@ -140,7 +147,7 @@ func seedDatabase(t *testing.T, c *webhook.Client, db *gorm.DB) seeded {
 				}
 				pick -= h.weight
 			}
-			if h.cfg.Code == "audit-log" && i > 15 { // disabled since
+			if h.cfg.Code == "audit-log" && !auditDisabledAt.IsZero() { // disabled since
 				continue
 			}
 			ok := rng.Float64() >= h.failRate
@@ -156,9 +163,25 @@ func seedDatabase(t *testing.T, c *webhook.Client, db *gorm.DB) seeded {
 			if status == 503 && h.cfg.Code == "erp" {
 				a.err = erpDown
 			}
+			if h.cfg.Code == "audit-log" && at.After(auditDownSince) {
+				a.status = 502
+				if auditFails++; auditFails == 1 {
+					auditFailingSince = at
+				}
+				if auditFails == auditDisableAfter {
+					auditDisabledAt = at.Add(a.latency)
+				}
+			}
 			w.add(a)
 		}
 	}
+
+	if auditDisabledAt.IsZero() {
+		t.Fatalf("audit-log failed %d times, not the %d that disable it", auditFails, auditDisableAfter)
+	}
+	execSQL(t, db, `UPDATE webhook_webhook SET enable_webhook = ?, disabled_reason = ?, disabled_at = ?, consecutive_failures = ?, failing_since = ?
+		WHERE scope_type = 'tenant' AND scope_code = 'globex-industries' AND code = 'audit-log'`,
+		false, fmt.Sprintf("disabled after %d consecutive failed attempts", auditDisableAfter), auditDisabledAt.UTC(), auditDisableAfter, auditFailingSince.UTC())
 
 	// The hour so far, in detail: what an operator looks at.
 	var s seeded
@@ -194,6 +217,14 @@ func seedDatabase(t *testing.T, c *webhook.Client, db *gorm.DB) seeded {
 		if k == 0 {
 			s.PendingID = id
 		}
+	}
+	// Five queued deliveries to analytics, due for minutes: web-2 stopped
+	// beating seven minutes ago and web-1 has not claimed them yet.
+	analytics := hooks[2]
+	for k := range 5 {
+		created := now.Add(-3*time.Minute - 40*time.Second + time.Duration(k)*35*time.Second)
+		w.outbox(outboxRow{id: newID(), hook: analytics, event: []string{"order_paid", "order_shipped"}[k%2], status: webhook.StatusPending,
+			next: created, created: created})
 	}
 	// A queued delivery to crm that succeeded at its third attempt.
 	crm := hooks[1]
