@@ -115,25 +115,35 @@ type target struct {
 // nothing sent), invalid arguments, or a database failure while resolving.
 func (c *Client) Broadcast(ctx context.Context, eventCode string, scopes []Scope, extraInfo map[string]any) (*BroadcastResult, error) {
 	start := time.Now()
-	ctx, span := c.tel.tracer.Start(ctx, "webhook.Broadcast", trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(attrEvent.String(eventCode), attribute.Int("webhook.scopes", len(scopes))))
+	ctx, span := c.tel.tracer.Start(ctx, "webhook.Broadcast", trace.WithSpanKind(trace.SpanKindInternal))
+	recording := span.IsRecording()
+	if recording {
+		span.SetAttributes(attrEvent.String(eventCode), attribute.Int("webhook.scopes", len(scopes)))
+	}
 	res, err := c.broadcast(ctx, eventCode, scopes, extraInfo)
 	outcome := outcomeNameSucceeded
 	switch {
 	case err != nil:
 		outcome = "error"
-		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(attrErrorType.String(errorClass(err)))
 	case len(res.Failed()) > 0:
 		outcome = outcomeNameFailed // one webhook at least
-		span.SetAttributes(attribute.Int("webhook.deliveries.failed", len(res.Failed())))
 	}
-	if res != nil {
-		span.SetAttributes(attrDeliveries.Int(len(res.Deliveries)))
+	if recording {
+		switch {
+		case err != nil:
+			span.SetStatus(codes.Error, err.Error())
+			span.SetAttributes(attrErrorType.String(errorClass(err)))
+		case outcome == outcomeNameFailed:
+			span.SetAttributes(attribute.Int("webhook.deliveries.failed", len(res.Failed())))
+		}
+		if res != nil {
+			span.SetAttributes(attrDeliveries.Int(len(res.Deliveries)))
+		}
 	}
 	span.End()
-	c.tel.broadcasts.Record(context.Background(), time.Since(start).Seconds(),
-		metric.WithAttributes(attrEvent.String(eventCode), attrOutcome.String(outcome)))
+	if c.tel.broadcasts.Enabled(ctx) {
+		c.tel.broadcasts.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(attrEvent.String(eventCode), attrOutcome.String(outcome)))
+	}
 	return res, err
 }
 
@@ -377,6 +387,16 @@ type prepared struct {
 	probe      bool         // the attempt probes an open circuit
 	queued     bool         // a delivery of the outbox
 	links      []trace.Link // to the spans that enqueued it
+	host       string       // server.address and server.port, read once by server()
+	port       int
+}
+
+// server returns the endpoint's host and port for the telemetry.
+func (p *prepared) server() (string, int) {
+	if p.host == "" {
+		p.host, p.port = hostPort(p.out.endpoint)
+	}
+	return p.host, p.port
 }
 
 // prepare builds the request of a delivery to a resolved webhook.
@@ -461,21 +481,12 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 	if h := c.cfg.Hooks.BeforeAttempt; h != nil {
 		c.hook("BeforeAttempt", func() { h(ctx, info) })
 	}
-	host, _ := hostPort(p.out.endpoint)
-	active := metric.WithAttributes(attrHTTPMethod.String(p.out.method), attrServerAddress.String(host))
-	c.tel.activeRequests.Add(ctx, 1, active)
+	c.tel.active(ctx, p, 1)
 	ar, retryAfter, resp := c.attempt(ctx, p.client, p.out, p.timeout, p.scrub, sig)
-	c.tel.activeRequests.Add(ctx, -1, active)
+	c.tel.active(ctx, p, -1)
 	ar.WillRetry, ar.RetryIn = decide(ar, retryAfter)
-	c.tel.endAttempt(span, p, ar)
-	outcome := outcomeNameSucceeded
-	switch {
-	case ar.WillRetry:
-		outcome = outcomeNameRetried
-	case !ar.Success:
-		outcome = outcomeNameFailed
-	}
-	c.tel.attempts.Add(ctx, 1, c.tel.deliveryAttrs(p.eventCode, t.row.ScopeType, t.row.ScopeCode, t.row.Code, p.queued, attrOutcome.String(outcome)))
+	c.tel.endAttempt(ctx, span, p, ar)
+	c.tel.attempted(ctx, p, ar)
 
 	o := &attemptOutcome{
 		webhookID: t.row.ID, sent: true, duration: ar.Duration, endpointDown: endpointDown(ar), probe: p.probe,

@@ -98,11 +98,18 @@ func (c *Client) EnqueueTx(ctx context.Context, tx *gorm.DB, eventCode string, s
 // startEnqueueSpan starts the span of an Enqueue call; the deliveries store
 // its trace context, and their attempts' spans link to it.
 func (c *Client) startEnqueueSpan(ctx context.Context, name, eventCode string, scopes []Scope) (context.Context, trace.Span) {
-	return c.tel.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attrEvent.String(eventCode), attribute.Int("webhook.scopes", len(scopes))))
+	ctx, span := c.tel.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindProducer))
+	if span.IsRecording() {
+		span.SetAttributes(attrEvent.String(eventCode), attribute.Int("webhook.scopes", len(scopes)))
+	}
+	return ctx, span
 }
 
 func (c *Client) endEnqueueSpan(span trace.Span, ids []string, err error) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		span.SetAttributes(attrErrorType.String(errorClass(err)))
@@ -151,8 +158,10 @@ func (c *Client) enqueue(ctx context.Context, db *gorm.DB, eventCode string, sco
 	if err := c.insertDeliveries(ctx, pool, rows); err != nil {
 		return nil, err
 	}
-	for _, t := range targets {
-		c.tel.enqueued.Add(ctx, 1, c.tel.deliveryAttrs(ev.Code, t.row.ScopeType, t.row.ScopeCode, t.row.Code, true))
+	if c.tel.enqueued.Enabled(ctx) {
+		for _, t := range targets {
+			c.tel.enqueued.Add(ctx, 1, c.tel.deliveryAttrs(ev.Code, t.row.ScopeType, t.row.ScopeCode, t.row.Code, true))
+		}
 	}
 	return ids, nil
 }

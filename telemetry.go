@@ -205,37 +205,80 @@ func errorType(ar *AttemptResult) string {
 }
 
 // startAttemptSpan starts the client span of one request. links are the
-// trace contexts of the enqueue spans the delivery came from.
+// trace contexts of the enqueue spans the delivery came from. Attributes
+// are built only for a span that records: with the default no-op
+// providers the whole of the telemetry costs a few method calls.
 func (t *telemetry) startAttemptSpan(ctx context.Context, p *prepared, attempt int, links []trace.Link) (context.Context, trace.Span) {
-	host, port := hostPort(p.out.endpoint)
-	return t.tracer.Start(ctx, p.out.method, trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...),
-		trace.WithAttributes(
+	var span trace.Span
+	if len(links) > 0 {
+		ctx, span = t.tracer.Start(ctx, p.out.method, trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...))
+	} else {
+		ctx, span = t.tracer.Start(ctx, p.out.method, trace.WithSpanKind(trace.SpanKindClient))
+	}
+	if span.IsRecording() {
+		host, port := p.server()
+		span.SetAttributes(
 			attrHTTPMethod.String(p.out.method), attrURLFull.String(redactURL(p.out.endpoint)),
 			attrServerAddress.String(host), attrServerPort.Int(port),
 			attrEvent.String(p.eventCode), attrScopeType.String(p.t.row.ScopeType), attrScopeCode.String(p.t.row.ScopeCode),
 			attrWebhook.String(p.t.row.Code), attrDeliveryID.String(p.deliveryID), attrAttempt.Int(attempt),
-		))
+		)
+	}
+	return ctx, span
 }
 
 // endAttempt records an attempt's request metrics and ends its span.
-func (t *telemetry) endAttempt(span trace.Span, p *prepared, ar *AttemptResult) {
-	host, port := hostPort(p.out.endpoint)
+func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, p *prepared, ar *AttemptResult) {
+	et := errorType(ar)
+	if span.IsRecording() {
+		if ar.StatusCode != 0 {
+			span.SetAttributes(attrHTTPStatus.Int(ar.StatusCode))
+		}
+		if et != "" {
+			span.SetAttributes(attrErrorType.String(et))
+			msg := ""
+			if ar.Err != nil {
+				msg = ar.Err.Error() // credentials already scrubbed
+			}
+			span.SetStatus(codes.Error, msg)
+		}
+	}
+	span.End()
+	if !t.requestDuration.Enabled(ctx) {
+		return
+	}
+	host, port := p.server()
 	kv := []attribute.KeyValue{attrHTTPMethod.String(p.out.method), attrServerAddress.String(host), attrServerPort.Int(port)}
 	if ar.StatusCode != 0 {
 		kv = append(kv, attrHTTPStatus.Int(ar.StatusCode))
-		span.SetAttributes(attrHTTPStatus.Int(ar.StatusCode))
 	}
-	if et := errorType(ar); et != "" {
+	if et != "" {
 		kv = append(kv, attrErrorType.String(et))
-		span.SetAttributes(attrErrorType.String(et))
-		msg := ""
-		if ar.Err != nil {
-			msg = ar.Err.Error() // credentials already scrubbed
-		}
-		span.SetStatus(codes.Error, msg)
 	}
-	t.requestDuration.Record(context.Background(), ar.Duration.Seconds(), metric.WithAttributeSet(attribute.NewSet(kv...)))
-	span.End()
+	t.requestDuration.Record(ctx, ar.Duration.Seconds(), metric.WithAttributeSet(attribute.NewSet(kv...)))
+}
+
+// active counts a request in flight (+1) or done (-1).
+func (t *telemetry) active(ctx context.Context, p *prepared, n int64) {
+	if t.activeRequests.Enabled(ctx) {
+		host, _ := p.server()
+		t.activeRequests.Add(ctx, n, metric.WithAttributes(attrHTTPMethod.String(p.out.method), attrServerAddress.String(host)))
+	}
+}
+
+// attempted counts one attempt by outcome.
+func (t *telemetry) attempted(ctx context.Context, p *prepared, ar *AttemptResult) {
+	if !t.attempts.Enabled(ctx) {
+		return
+	}
+	outcome := outcomeNameSucceeded
+	switch {
+	case ar.WillRetry:
+		outcome = outcomeNameRetried
+	case !ar.Success:
+		outcome = outcomeNameFailed
+	}
+	t.attempts.Add(ctx, 1, t.deliveryAttrs(p.eventCode, p.t.row.ScopeType, p.t.row.ScopeCode, p.t.row.Code, p.queued, attrOutcome.String(outcome)))
 }
 
 // traceParent returns the W3C traceparent of ctx's span, "" if none.
@@ -339,6 +382,9 @@ func (c *Client) outboxGauges(ctx context.Context) (outboxGaugeValues, error) {
 // delivered counts a delivery's final outcome and, on success, its latency
 // from enqueue (or the start of Broadcast).
 func (t *telemetry) delivered(event, scopeType, scopeCode, webhook string, queued, success bool, latency time.Duration) {
+	if !t.deliveries.Enabled(context.Background()) && !t.latency.Enabled(context.Background()) {
+		return
+	}
 	outcome := outcomeNameFailed
 	if success {
 		outcome = outcomeNameSucceeded

@@ -1268,10 +1268,14 @@ func truncate(s string, n int) string {
 func (w *worker) countOutcomes(batch []*jobResult) {
 	t := w.c.tel
 	now := w.c.now()
+	enabled := t.deliveries.Enabled(w.ctx) || t.latency.Enabled(w.ctx)
 	for _, r := range batch {
 		row := r.job.row
 		if r.attempt != nil {
 			w.c.histRows.Add(1)
+		}
+		if !enabled {
+			continue
 		}
 		switch r.outcome {
 		case outcomeSucceeded:
