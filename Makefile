@@ -4,10 +4,13 @@ FUZZTIME ?= 10s
 
 .PHONY: test test-sqlite test-e2e screenshots race lint fuzz bench bench-faults quickstart check
 
-# The admin UI's browser tests (chromedp) live in a module of their own so
-# that chromedp stays out of the library's go.mod; they use SQLite only.
+# The admin UI's and the portal's browser tests (chromedp) live in modules
+# of their own so that chromedp stays out of the library's go.mod; they use
+# SQLite only.
 E2E_DIR := admin/e2e
+PORTAL_E2E_DIR := portal/e2e
 E2E_TEST = cd $(E2E_DIR) && $(GO) test -race -count=1 ./...
+PORTAL_E2E_TEST = cd $(PORTAL_E2E_DIR) && $(GO) test -race -count=1 ./...
 # The observability example and the telemetry tests, with the OpenTelemetry
 # SDK and the Prometheus exporter, are a module of their own too, so that
 # neither reaches the library's go.mod; they use PostgreSQL when
@@ -15,11 +18,12 @@ E2E_TEST = cd $(E2E_DIR) && $(GO) test -race -count=1 ./...
 OTEL_DIR := examples/observability
 
 ## test: the whole suite with the race detector on SQLite and on a throw-away
-## PostgreSQL server (the README's test command), then the admin UI's
-## end-to-end browser tests (module admin/e2e).
+## PostgreSQL server (the README's test command), then the admin UI's and
+## the portal's end-to-end browser tests (modules admin/e2e, portal/e2e).
 test:
 	scripts/with-postgres.sh sh -c '$(GO) test -race -count=1 ./... && cd $(OTEL_DIR) && $(GO) test -race -count=1 ./...'
 	$(E2E_TEST)
+	$(PORTAL_E2E_TEST)
 
 ## test-sqlite: the suite without PostgreSQL (its tests skip), then the
 ## end-to-end browser tests.
@@ -27,27 +31,34 @@ test-sqlite:
 	$(GO) test -race -count=1 ./...
 	cd $(OTEL_DIR) && $(GO) test -race -count=1 ./...
 	$(E2E_TEST)
+	$(PORTAL_E2E_TEST)
 
-## test-e2e: the admin UI's end-to-end tests in headless Chromium (they skip
-## without Chromium unless WEBHOOK_TEST_REQUIRE_BROWSER=1).
+## test-e2e: the admin UI's and the portal's end-to-end tests in headless
+## Chromium (they skip without Chromium unless WEBHOOK_TEST_REQUIRE_BROWSER=1).
 test-e2e:
 	$(E2E_TEST)
+	$(PORTAL_E2E_TEST)
 
 ## screenshots: the admin UI's screenshots in docs/screenshots (overview,
-## deliveries, a delivery, attempts and webhooks at 1400 and 400 px), from
-## a seeded database at a fixed time; needs Chromium.
+## deliveries, a delivery, attempts and webhooks at 1400 and 400 px) and the
+## portal's (portal-*: endpoints, the endpoint form, the delivery log and a
+## delivery at 1400 and 400 px, in Chinese too), from seeded databases at a
+## fixed time; needs Chromium (and a CJK font, such as fonts-wqy-microhei,
+## for the Chinese ones).
 screenshots:
 	cd $(E2E_DIR) && WEBHOOK_TEST_REQUIRE_BROWSER=1 WEBHOOK_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run '^TestE2ELayout$$' ./...
+	cd $(PORTAL_E2E_DIR) && WEBHOOK_TEST_REQUIRE_BROWSER=1 WEBHOOK_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run '^TestE2ELayout$$' ./...
 
 race: test
 
-## lint: go vet and gofmt (and staticcheck when installed), in both modules.
+## lint: go vet and gofmt (and staticcheck when installed), in every module.
 lint:
 	$(GO) vet ./...
 	cd $(E2E_DIR) && $(GO) vet ./...
+	cd $(PORTAL_E2E_DIR) && $(GO) vet ./...
 	cd $(OTEL_DIR) && $(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...) && (cd $(OTEL_DIR) && staticcheck ./...); fi
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...) && (cd $(PORTAL_E2E_DIR) && staticcheck ./...) && (cd $(OTEL_DIR) && staticcheck ./...); fi
 
 ## fuzz: run every fuzz target (root package, signature/, internal/strictyaml) for FUZZTIME each.
 FUZZ_PKGS := . ./signature ./internal/strictyaml
