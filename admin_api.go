@@ -36,6 +36,8 @@ type WebhookInfo struct {
 	Enabled bool `json:"enabled"`
 	// AuthType is "bearer", "basic" or "" (none).
 	AuthType string `json:"auth_type,omitempty"`
+	// AuthUsername is the basic-auth username (not a secret).
+	AuthUsername string `json:"auth_username,omitempty"`
 	// HasToken and HasPassword tell whether a bearer token and a basic-auth
 	// password are stored.
 	HasToken    bool `json:"has_token"`
@@ -131,6 +133,9 @@ func webhookInfoOf(r *webhookRow, now time.Time) WebhookInfo {
 		info.AuthType = strings.ToLower(a.Type)
 		info.HasToken = a.Token != nil && *a.Token != ""
 		info.HasPassword = a.Password != nil && *a.Password != ""
+		if a.Username != nil {
+			info.AuthUsername = *a.Username
+		}
 	}
 	for _, h := range se.Headers {
 		info.HeaderKeys = append(info.HeaderKeys, h.Key)

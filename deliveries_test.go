@@ -180,3 +180,26 @@ func testDeliveriesListsBroadcasts(t *testing.T, tdb *testDB) {
 		}
 	}
 }
+
+// testRedeliverInStaysInItsScope: a delivery id shared by two scopes (one
+// broadcast over both, with the caller's id) is redelivered in the scope
+// asked for only; a scope that never had it gets ErrDeliveryNotFound.
+func testRedeliverInStaysInItsScope(t *testing.T, tdb *testDB) {
+	rc := newReceiver(t, nil)
+	c := newTestClient(t, tdb, Config{RetryPolicy: noRetries})
+	setupScope(t, c, rc)
+	ctx := testCtx(t)
+	if _, err := c.Broadcast(ctx, "template_create", []Scope{{"biz", "biz1"}, {"biz", "biz2"}}, map[string]any{"delivery_id": "shared-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RedeliverIn(ctx, Scope{"biz", "biz2"}, "shared-1"); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := c.Deliveries(ctx, DeliveryQuery{DeliveryID: "shared-1", QueuedOnly: true})
+	if err != nil || len(ds) != 1 || ds[0].ScopeCode != "biz2" {
+		t.Errorf("queued after RedeliverIn biz2: %+v %v", ds, err)
+	}
+	if err := c.RedeliverIn(ctx, Scope{"biz", "biz9"}, "shared-1"); !errors.Is(err, ErrDeliveryNotFound) {
+		t.Errorf("another scope: %v, want ErrDeliveryNotFound", err)
+	}
+}

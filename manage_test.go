@@ -34,7 +34,7 @@ func testManageOneWebhook(t *testing.T, tdb *testDB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Code != "erp" || !reflect.DeepEqual(info.Events, []string{"template_update"}) || info.ETag == "" || !info.HasPassword || info.AuthType != "basic" {
+	if info.Code != "erp" || !reflect.DeepEqual(info.Events, []string{"template_update"}) || info.ETag == "" || !info.HasPassword || info.AuthType != "basic" || info.AuthUsername != "svc" {
 		t.Errorf("created: %+v", info)
 	}
 	if _, err := c.CreateWebhook(ctx, shop, wh, nil, opts); !errors.Is(err, ErrWebhookExists) {

@@ -217,8 +217,28 @@ func eventPayloadJSON(ev Event, info map[string]any) ([]byte, error) {
 // started by Start send it. It returns ErrDeliveryNotFound when the id is
 // unknown.
 func (c *Client) Redeliver(ctx context.Context, deliveryID string) error {
+	return c.redeliver(ctx, nil, deliveryID)
+}
+
+// RedeliverIn is Redeliver limited to the webhooks of one scope: a
+// delivery id that other scopes' deliveries share (a caller's own id given
+// to a broadcast over several scopes) is redelivered in scope only, and
+// one the scope never had is ErrDeliveryNotFound. Tenant-facing code (the
+// api and portal packages) uses it.
+func (c *Client) RedeliverIn(ctx context.Context, scope Scope, deliveryID string) error {
+	if err := validateScope(scope.Type, scope.Code); err != nil {
+		return err
+	}
+	return c.redeliver(ctx, &scope, deliveryID)
+}
+
+func (c *Client) redeliver(ctx context.Context, scope *Scope, deliveryID string) error {
 	if deliveryID == "" {
 		return fmt.Errorf("%w: delivery id is empty", ErrInvalidArgument)
+	}
+	inScope, scopeArgs := "", []any{}
+	if scope != nil {
+		inScope, scopeArgs = " AND scope_type = ? AND scope_code = ?", []any{scope.Type, scope.Code}
 	}
 	now := c.now().UTC()
 	// The attempts link to the span of this call from now on.
@@ -228,7 +248,7 @@ func (c *Client) Redeliver(ctx context.Context, deliveryID string) error {
 	}
 	res := c.dbCtx(ctx).Exec(`UPDATE webhook_delivery SET status = ?, attempts = 0, next_attempt_at = ?,
 			finished_at = NULL, last_error = NULL, last_status_code = NULL, trace_parent = COALESCE(?, trace_parent)
-		WHERE delivery_id = ? AND lease_owner IS NULL`, StatusPending, now, tp, deliveryID)
+		WHERE delivery_id = ? AND lease_owner IS NULL`+inScope, append([]any{StatusPending, now, tp, deliveryID}, scopeArgs...)...)
 	if res.Error != nil {
 		return fmt.Errorf("webhook: redelivering %s: %w", deliveryID, res.Error)
 	}
@@ -238,20 +258,24 @@ func (c *Client) Redeliver(ctx context.Context, deliveryID string) error {
 		return nil
 	}
 	var inFlight int64
-	if err := c.dbCtx(ctx).Model(&deliveryRow{}).Where("delivery_id = ?", deliveryID).Count(&inFlight).Error; err != nil {
+	if err := c.dbCtx(ctx).Model(&deliveryRow{}).Where("delivery_id = ?"+inScope, append([]any{deliveryID}, scopeArgs...)...).Count(&inFlight).Error; err != nil {
 		return fmt.Errorf("webhook: redelivering %s: %w", deliveryID, err)
 	}
 	if inFlight > 0 {
 		return nil // held by a worker right now: it is being sent
 	}
-	return c.redeliverFromHistory(ctx, deliveryID)
+	return c.redeliverFromHistory(ctx, scope, deliveryID)
 }
 
 // redeliverFromHistory enqueues again, for each webhook that a history row
 // of the delivery names, the event its last request carried.
-func (c *Client) redeliverFromHistory(ctx context.Context, deliveryID string) error {
+func (c *Client) redeliverFromHistory(ctx context.Context, scope *Scope, deliveryID string) error {
 	var rows []historyRow
-	if err := c.dbCtx(ctx).Where("delivery_id = ?", deliveryID).Order("id DESC").Find(&rows).Error; err != nil {
+	db := c.dbCtx(ctx).Where("delivery_id = ?", deliveryID)
+	if scope != nil {
+		db = db.Where("scope_type = ? AND scope_code = ?", scope.Type, scope.Code)
+	}
+	if err := db.Order("id DESC").Find(&rows).Error; err != nil {
 		return fmt.Errorf("webhook: redelivering %s: %w", deliveryID, err)
 	}
 	if len(rows) == 0 {

@@ -76,6 +76,7 @@ var suite = []suiteTest{
 	{"MaxPayloadBytes", testMaxPayloadBytes},
 	{"OperatorAPI", testOperatorAPI},
 	{"DeliveriesListsBroadcasts", testDeliveriesListsBroadcasts},
+	{"RedeliverInStaysInItsScope", testRedeliverInStaysInItsScope},
 	{"HealthTellsOperatorsWhatIsWrong", testHealthTellsOperatorsWhatIsWrong},
 	{"ManageOneWebhook", testManageOneWebhook},
 	{"ConcurrentUpdatesLoseNothing", testConcurrentUpdatesLoseNothing},

@@ -214,7 +214,6 @@ func catalogEN() map[string]string {
 		"delivery.attempts.heading": "Attempts (%d)",
 		"delivery.capped":           "Only the latest %d attempts are shown.",
 		"delivery.noattempt":        "No attempt recorded yet.",
-		"delivery.back":             "Back to the delivery",
 		"attempt.n":                 "Attempt %d",
 		"attempt.time":              "Time (UTC)",
 		"attempt.latency":           "Latency",
@@ -229,8 +228,6 @@ func catalogEN() map[string]string {
 		"attempt.truncated":         "truncated",
 		"attempt.empty":             "empty",
 		"attempt.noresponse":        "No response arrived.",
-		"redeliver.shared.heading":  "Cannot redeliver from here",
-		"redeliver.shared.msg":      "This delivery id was also used for deliveries outside your account, which a redelivery would send again too. Ask %s to redeliver it.",
 
 		"err.back":              "Back to the endpoints",
 		"err.bad.heading":       "Bad request",
@@ -470,7 +467,6 @@ func catalogZH() map[string]string {
 		"delivery.attempts.heading": "尝试（%d）",
 		"delivery.capped":           "仅显示最近的 %d 次尝试。",
 		"delivery.noattempt":        "尚无尝试记录。",
-		"delivery.back":             "返回投递",
 		"attempt.n":                 "第 %d 次尝试",
 		"attempt.time":              "时间（UTC）",
 		"attempt.latency":           "耗时",
@@ -485,8 +481,6 @@ func catalogZH() map[string]string {
 		"attempt.truncated":         "已截断",
 		"attempt.empty":             "空",
 		"attempt.noresponse":        "未收到响应。",
-		"redeliver.shared.heading":  "无法在此重新投递",
-		"redeliver.shared.msg":      "此投递 ID 也用于您账户之外的投递，重新投递会把它们一并再次发送。请联系%s重新投递。",
 
 		"err.back":              "返回端点列表",
 		"err.bad.heading":       "请求有误",

@@ -323,37 +323,15 @@ func valueText(v any) string {
 }
 
 // redeliver sends a delivery of the scope again (POST
-// /deliveries/{id}/redeliver). Client.Redeliver acts on a delivery id in
-// every scope, so an id that another scope's deliveries share (a broadcast
-// given one delivery id for several scopes) is refused here.
+// /deliveries/{id}/redeliver), in the scope only: Client.RedeliverIn leaves
+// other scopes' deliveries that share the id alone.
 func (h *handler) redeliver(w http.ResponseWriter, r *http.Request) error {
 	st := stateOf(r)
-	l := st.lang
 	id, err := deliveryID(r)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	all, err := h.client.Deliveries(ctx, webhook.DeliveryQuery{DeliveryID: id, Limit: 100})
-	if err != nil {
-		return failed("load the delivery", err)
-	}
-	mine, others := 0, 0
-	for _, d := range all {
-		if d.ScopeType == st.scope.Type && d.ScopeCode == st.scope.Code {
-			mine++
-		} else {
-			others++
-		}
-	}
-	switch {
-	case mine == 0:
-		return webhook.ErrDeliveryNotFound
-	case others > 0:
-		return &requestError{status: http.StatusConflict, heading: "redeliver.shared.heading", msg: l.T("redeliver.shared.msg", h.serviceName(l)),
-			back: h.deliveryLink(id), backLabel: l.T("delivery.back")}
-	}
-	if err := h.client.Redeliver(ctx, id); err != nil {
+	if err := h.client.RedeliverIn(r.Context(), st.scope, id); err != nil {
 		if errors.Is(err, webhook.ErrDeliveryNotFound) {
 			return err
 		}

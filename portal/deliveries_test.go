@@ -107,8 +107,8 @@ func TestDeliveryPageAndRedeliver(t *testing.T) {
 	}
 	wantStatus(t, s.submit("/deliveries/"+other["wh_other"]+"/redeliver", nil), http.StatusNotFound)
 
-	// A delivery id that another scope's deliveries share is not
-	// redelivered from here: the library would send theirs again too.
+	// A delivery id that another scope's deliveries share is redelivered
+	// in this scope only (Client.RedeliverIn): theirs are not sent again.
 	shared := "shared-id-1"
 	if _, err := c.Broadcast(ctx, "order_paid", []webhook.Scope{shop1, shop2}, map[string]any{"delivery_id": shared}); err != nil {
 		t.Fatal(err)
@@ -117,9 +117,14 @@ func TestDeliveryPageAndRedeliver(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantNotContains(t, r, "wh_other", "Other shop")
 	r = s.submit("/deliveries/"+shared+"/redeliver", nil)
-	wantStatus(t, r, http.StatusConflict)
-	wantContains(t, r, "Cannot redeliver from here")
-	if q, _ := c.Deliveries(ctx, webhook.DeliveryQuery{DeliveryID: shared, QueuedOnly: true}); len(q) != 0 {
-		t.Errorf("the shared delivery was redelivered: %+v", q)
+	wantStatus(t, r, http.StatusSeeOther)
+	q, err := c.Deliveries(ctx, webhook.DeliveryQuery{DeliveryID: shared, QueuedOnly: true})
+	if err != nil || len(q) == 0 {
+		t.Fatalf("the shared delivery was not redelivered in scope: %+v %v", q, err)
+	}
+	for _, d := range q {
+		if d.ScopeType != shop1.Type || d.ScopeCode != shop1.Code {
+			t.Errorf("redelivering from the portal of %s queued a delivery of %s/%s", shop1, d.ScopeType, d.ScopeCode)
+		}
 	}
 }
