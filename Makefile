@@ -13,19 +13,27 @@ E2E_TEST = cd $(E2E_DIR) && $(GO) test -race -count=1 ./...
 # neither reaches the library's go.mod; they use PostgreSQL when
 # WEBHOOK_TEST_POSTGRES_DSN is set.
 OTEL_DIR := examples/observability
+# The OpenAPI conformance test of package api and its validator
+# (libopenapi-validator) are a module of their own as well, so that the
+# validator stays out of the library's go.mod; it uses SQLite only.
+API_DIR := api/openapitest
+API_TEST = cd $(API_DIR) && $(GO) test -race -count=1 ./...
 
 ## test: the whole suite with the race detector on SQLite and on a throw-away
-## PostgreSQL server (the README's test command), then the admin UI's
-## end-to-end browser tests (module admin/e2e).
+## PostgreSQL server (the README's test command), then the API's OpenAPI
+## conformance test (module api/openapitest) and the admin UI's end-to-end
+## browser tests (module admin/e2e).
 test:
 	scripts/with-postgres.sh sh -c '$(GO) test -race -count=1 ./... && cd $(OTEL_DIR) && $(GO) test -race -count=1 ./...'
+	$(API_TEST)
 	$(E2E_TEST)
 
 ## test-sqlite: the suite without PostgreSQL (its tests skip), then the
-## end-to-end browser tests.
+## OpenAPI conformance test and the end-to-end browser tests.
 test-sqlite:
 	$(GO) test -race -count=1 ./...
 	cd $(OTEL_DIR) && $(GO) test -race -count=1 ./...
+	$(API_TEST)
 	$(E2E_TEST)
 
 ## test-e2e: the admin UI's end-to-end tests in headless Chromium (they skip
@@ -41,13 +49,14 @@ screenshots:
 
 race: test
 
-## lint: go vet and gofmt (and staticcheck when installed), in both modules.
+## lint: go vet and gofmt (and staticcheck when installed), in every module.
 lint:
 	$(GO) vet ./...
 	cd $(E2E_DIR) && $(GO) vet ./...
 	cd $(OTEL_DIR) && $(GO) vet ./...
+	cd $(API_DIR) && $(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...) && (cd $(OTEL_DIR) && staticcheck ./...); fi
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...) && (cd $(OTEL_DIR) && staticcheck ./...) && (cd $(API_DIR) && staticcheck ./...); fi
 
 ## fuzz: run every fuzz target (root package and signature/) for FUZZTIME each.
 FUZZ_PKGS := . ./signature
