@@ -16,20 +16,29 @@ PORTAL_E2E_TEST = cd $(PORTAL_E2E_DIR) && $(GO) test -race -count=1 ./...
 # neither reaches the library's go.mod; they use PostgreSQL when
 # WEBHOOK_TEST_POSTGRES_DSN is set.
 OTEL_DIR := examples/observability
+# The OpenAPI conformance test of package api and its validator
+# (libopenapi-validator) are a module of their own as well, so that the
+# validator stays out of the library's go.mod; it uses SQLite only.
+API_DIR := api/openapitest
+API_TEST = cd $(API_DIR) && $(GO) test -race -count=1 ./...
 
 ## test: the whole suite with the race detector on SQLite and on a throw-away
-## PostgreSQL server (the README's test command), then the admin UI's and
-## the portal's end-to-end browser tests (modules admin/e2e, portal/e2e).
+## PostgreSQL server (the README's test command), the telemetry tests
+## (module examples/observability), the API's OpenAPI conformance test
+## (module api/openapitest), then the admin UI's and the portal's
+## end-to-end browser tests (modules admin/e2e, portal/e2e).
 test:
 	scripts/with-postgres.sh sh -c '$(GO) test -race -count=1 ./... && cd $(OTEL_DIR) && $(GO) test -race -count=1 ./...'
+	$(API_TEST)
 	$(E2E_TEST)
 	$(PORTAL_E2E_TEST)
 
 ## test-sqlite: the suite without PostgreSQL (its tests skip), then the
-## end-to-end browser tests.
+## OpenAPI conformance test and the end-to-end browser tests.
 test-sqlite:
 	$(GO) test -race -count=1 ./...
 	cd $(OTEL_DIR) && $(GO) test -race -count=1 ./...
+	$(API_TEST)
 	$(E2E_TEST)
 	$(PORTAL_E2E_TEST)
 
@@ -57,8 +66,9 @@ lint:
 	cd $(E2E_DIR) && $(GO) vet ./...
 	cd $(PORTAL_E2E_DIR) && $(GO) vet ./...
 	cd $(OTEL_DIR) && $(GO) vet ./...
+	cd $(API_DIR) && $(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...) && (cd $(PORTAL_E2E_DIR) && staticcheck ./...) && (cd $(OTEL_DIR) && staticcheck ./...); fi
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...) && (cd $(PORTAL_E2E_DIR) && staticcheck ./...) && (cd $(OTEL_DIR) && staticcheck ./...) && (cd $(API_DIR) && staticcheck ./...); fi
 
 ## fuzz: run every fuzz target (root package, signature/, internal/strictyaml) for FUZZTIME each.
 FUZZ_PKGS := . ./signature ./internal/strictyaml
