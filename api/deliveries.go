@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -146,64 +147,15 @@ func (h *handler) redeliver(r *http.Request, c *call) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	ctx := r.Context()
-	// Client.Redeliver takes no scope: it sends again every delivery of
-	// the id, in every scope. So the id must be this scope's, and no
-	// other scope's.
-	mine, err := h.client.Deliveries(ctx, webhook.DeliveryQuery{DeliveryID: id, ScopeType: c.scope.Type, ScopeCode: c.scope.Code, Limit: 1})
-	if err != nil {
-		return reply{}, err
-	}
-	hist, err := h.client.History(ctx, webhook.HistoryQuery{DeliveryID: id, ScopeType: c.scope.Type, ScopeCode: c.scope.Code, Limit: 1})
-	if err != nil {
-		return reply{}, err
-	}
-	if len(mine) == 0 && len(hist) == 0 {
-		return reply{}, deliveryMissing(id, c.scope)
-	}
-	shared, err := h.sharedWithOtherScopes(r, id, c.scope)
-	if err != nil {
-		return reply{}, err
-	}
-	if shared {
-		return reply{}, newError(http.StatusConflict, CodeDeliveryShared,
-			fmt.Sprintf("delivery id %s is also used by deliveries of another scope, and redelivering it would send those again too: ask the service's operators to redeliver it",
-				strconv.Quote(truncate(id, 80))))
-	}
-	if err := h.client.Redeliver(ctx, id); err != nil {
+	// In this scope only: other scopes' deliveries that share the id (a
+	// broadcast over several scopes given one id) are left alone.
+	if err := h.client.RedeliverIn(r.Context(), c.scope, id); err != nil {
+		if errors.Is(err, webhook.ErrDeliveryNotFound) {
+			return reply{}, deliveryMissing(id, c.scope)
+		}
 		return reply{}, err
 	}
 	return jsonReply(http.StatusAccepted, redeliverJSON{DeliveryID: id})
-}
-
-// sharedWithOtherScopes reports whether a delivery id names deliveries
-// or attempts of another scope than s (a broadcast given a delivery id
-// over several scopes does that). Too many to look through counts as
-// shared.
-func (h *handler) sharedWithOtherScopes(r *http.Request, id string, s webhook.Scope) (bool, error) {
-	const look = 1000
-	all, err := h.client.Deliveries(r.Context(), webhook.DeliveryQuery{DeliveryID: id, Limit: look})
-	if err != nil {
-		return false, err
-	}
-	hist, err := h.client.History(r.Context(), webhook.HistoryQuery{DeliveryID: id, Limit: look})
-	if err != nil {
-		return false, err
-	}
-	if len(all) == look || len(hist) == look {
-		return true, nil
-	}
-	for _, d := range all {
-		if d.ScopeType != s.Type || d.ScopeCode != s.Code {
-			return true, nil
-		}
-	}
-	for _, a := range hist {
-		if a.ScopeType != s.Type || a.ScopeCode != s.Code {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // redeliverFailedInput is the body of POST …/deliveries/redeliver-failed.

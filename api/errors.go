@@ -23,7 +23,6 @@ const (
 	CodeDeliveryNotFound     = "delivery_not_found"     // 404: webhook.ErrDeliveryNotFound
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
 	CodeWebhookExists        = "webhook_exists"         // 409: webhook.ErrWebhookExists
-	CodeDeliveryShared       = "delivery_shared"        // 409: the delivery id is also another scope's (redelivering would send both)
 	CodePreconditionFailed   = "precondition_failed"    // 412: webhook.ErrPreconditionFailed (If-Match)
 	CodePayloadTooLarge      = "payload_too_large"      // 413: the body exceeds Options.MaxBodyBytes
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415: a body that is not application/json

@@ -201,7 +201,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	if _, err := env.client.Broadcast(context.Background(), "order_paid", []webhook.Scope{own, other}, map[string]any{"delivery_id": "shared-1"}); err != nil {
 		t.Fatal(err)
 	}
-	c.do(exchange{method: "POST", path: base + "/deliveries/shared-1/redeliver", token: tok, status: 409})
+	c.do(exchange{method: "POST", path: base + "/deliveries/shared-1/redeliver", token: tok, status: 202})
 	c.do(exchange{method: "POST", path: base + "/deliveries/" + longCode + "/redeliver", token: tok, status: 400, request: invalid})
 	c.do(exchange{method: "POST", path: base + "/deliveries/x/redeliver", token: tok, body: `{"x": "` + strings.Repeat("x", maxBody) + `"}`, status: 413, request: either})
 	c.do(exchange{method: "POST", path: base + "/deliveries/x/redeliver", token: tok, body: `{}`, contentType: "text/plain", status: 415, request: invalid})
