@@ -160,7 +160,7 @@ func (c *Client) enqueue(ctx context.Context, db *gorm.DB, eventCode string, sco
 	}
 	if c.tel.enqueued.Enabled(ctx) {
 		for _, t := range targets {
-			c.tel.enqueued.Add(ctx, 1, c.tel.deliveryAttrs(ev.Code, t.row.ScopeType, t.row.ScopeCode, t.row.Code, true))
+			c.tel.enqueued.Add(ctx, 1, c.tel.deliveryAttrs(ev.Code, t.row.ScopeType, t.row.ScopeCode, t.row.Code, true, ""))
 		}
 	}
 	return ids, nil

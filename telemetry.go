@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -62,6 +64,10 @@ type telemetry struct {
 	// detailed adds the webhook and scope codes to metric attributes
 	// (Config.MetricWebhookAttributes).
 	detailed bool
+	// sets caches attribute sets by deliverySetKey or requestSetKey;
+	// cached counts them.
+	sets   sync.Map
+	cached atomic.Int64
 
 	requestDuration metric.Float64Histogram     // http.client.request.duration
 	activeRequests  metric.Int64UpDownCounter   // http.client.active_requests
@@ -140,15 +146,54 @@ func newTelemetry(mp metric.MeterProvider, tp trace.TracerProvider, detailed boo
 }
 
 // deliveryAttrs are the metric attributes of a delivery: low cardinality
-// unless detailed.
-func (t *telemetry) deliveryAttrs(event, scopeType, scopeCode, webhook string, queued bool, extra ...attribute.KeyValue) metric.MeasurementOption {
-	kv := make([]attribute.KeyValue, 0, 6+len(extra))
+// unless detailed; outcome "" for none. The sets are cached (up to
+// maxCachedSets), so that a measurement does not sort and hash its
+// attributes again.
+func (t *telemetry) deliveryAttrs(event, scopeType, scopeCode, webhook string, queued bool, outcome string) metric.MeasurementOption {
+	if !t.detailed {
+		scopeCode, webhook = "", ""
+	}
+	key := deliverySetKey{event, scopeType, scopeCode, webhook, queued, outcome}
+	if o, ok := t.sets.Load(key); ok {
+		return o.(metric.MeasurementOption)
+	}
+	kv := make([]attribute.KeyValue, 0, 6)
 	kv = append(kv, attrEvent.String(event), attrScopeType.String(scopeType), attrQueued.Bool(queued))
 	if t.detailed {
 		kv = append(kv, attrScopeCode.String(scopeCode), attrWebhook.String(webhook))
 	}
-	kv = append(kv, extra...)
-	return metric.WithAttributeSet(attribute.NewSet(kv...))
+	if outcome != "" {
+		kv = append(kv, attrOutcome.String(outcome))
+	}
+	return t.cacheSet(key, kv)
+}
+
+// deliverySetKey and requestSetKey identify cached attribute sets.
+type deliverySetKey struct {
+	event, scopeType, scopeCode, webhook string
+	queued                               bool
+	outcome                              string
+}
+
+type requestSetKey struct {
+	method, host string
+	port, status int
+	errType      string
+	active       bool // the set of http.client.active_requests
+}
+
+// maxCachedSets bounds the cache of attribute sets; past it, sets are
+// built for each measurement.
+const maxCachedSets = 10000
+
+func (t *telemetry) cacheSet(key any, kv []attribute.KeyValue) metric.MeasurementOption {
+	o := metric.WithAttributeSet(attribute.NewSet(kv...))
+	if t.cached.Load() < maxCachedSets {
+		if _, loaded := t.sets.LoadOrStore(key, o); !loaded {
+			t.cached.Add(1)
+		}
+	}
+	return o
 }
 
 // hostPort splits an endpoint URL into server.address and server.port.
@@ -248,21 +293,31 @@ func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, p *prepared
 		return
 	}
 	host, port := p.server()
-	kv := []attribute.KeyValue{attrHTTPMethod.String(p.out.method), attrServerAddress.String(host), attrServerPort.Int(port)}
-	if ar.StatusCode != 0 {
-		kv = append(kv, attrHTTPStatus.Int(ar.StatusCode))
+	key := requestSetKey{method: p.out.method, host: host, port: port, status: ar.StatusCode, errType: et}
+	o, ok := t.sets.Load(key)
+	if !ok {
+		kv := []attribute.KeyValue{attrHTTPMethod.String(p.out.method), attrServerAddress.String(host), attrServerPort.Int(port)}
+		if ar.StatusCode != 0 {
+			kv = append(kv, attrHTTPStatus.Int(ar.StatusCode))
+		}
+		if et != "" {
+			kv = append(kv, attrErrorType.String(et))
+		}
+		o = t.cacheSet(key, kv)
 	}
-	if et != "" {
-		kv = append(kv, attrErrorType.String(et))
-	}
-	t.requestDuration.Record(ctx, ar.Duration.Seconds(), metric.WithAttributeSet(attribute.NewSet(kv...)))
+	t.requestDuration.Record(ctx, ar.Duration.Seconds(), o.(metric.RecordOption))
 }
 
 // active counts a request in flight (+1) or done (-1).
 func (t *telemetry) active(ctx context.Context, p *prepared, n int64) {
 	if t.activeRequests.Enabled(ctx) {
 		host, _ := p.server()
-		t.activeRequests.Add(ctx, n, metric.WithAttributes(attrHTTPMethod.String(p.out.method), attrServerAddress.String(host)))
+		key := requestSetKey{method: p.out.method, host: host, active: true}
+		o, ok := t.sets.Load(key)
+		if !ok {
+			o = t.cacheSet(key, []attribute.KeyValue{attrHTTPMethod.String(p.out.method), attrServerAddress.String(host)})
+		}
+		t.activeRequests.Add(ctx, n, o.(metric.AddOption))
 	}
 }
 
@@ -278,7 +333,7 @@ func (t *telemetry) attempted(ctx context.Context, p *prepared, ar *AttemptResul
 	case !ar.Success:
 		outcome = outcomeNameFailed
 	}
-	t.attempts.Add(ctx, 1, t.deliveryAttrs(p.eventCode, p.t.row.ScopeType, p.t.row.ScopeCode, p.t.row.Code, p.queued, attrOutcome.String(outcome)))
+	t.attempts.Add(ctx, 1, t.deliveryAttrs(p.eventCode, p.t.row.ScopeType, p.t.row.ScopeCode, p.t.row.Code, p.queued, outcome))
 }
 
 // traceParent returns the W3C traceparent of ctx's span, "" if none.
@@ -389,9 +444,9 @@ func (t *telemetry) delivered(event, scopeType, scopeCode, webhook string, queue
 	if success {
 		outcome = outcomeNameSucceeded
 	}
-	t.deliveries.Add(context.Background(), 1, t.deliveryAttrs(event, scopeType, scopeCode, webhook, queued, attrOutcome.String(outcome)))
+	t.deliveries.Add(context.Background(), 1, t.deliveryAttrs(event, scopeType, scopeCode, webhook, queued, outcome))
 	if success {
-		t.latency.Record(context.Background(), max(latency, 0).Seconds(), t.deliveryAttrs(event, scopeType, scopeCode, webhook, queued))
+		t.latency.Record(context.Background(), max(latency, 0).Seconds(), t.deliveryAttrs(event, scopeType, scopeCode, webhook, queued, ""))
 	}
 }
 

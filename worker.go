@@ -1283,9 +1283,9 @@ func (w *worker) countOutcomes(batch []*jobResult) {
 		case outcomeFailed:
 			t.delivered(row.EventCode, row.ScopeType, row.ScopeCode, row.WebhookCode, true, false, 0)
 		case outcomeRetry:
-			t.deliveries.Add(w.ctx, 1, t.deliveryAttrs(row.EventCode, row.ScopeType, row.ScopeCode, row.WebhookCode, true, attrOutcome.String(outcomeNameRetried)))
+			t.deliveries.Add(w.ctx, 1, t.deliveryAttrs(row.EventCode, row.ScopeType, row.ScopeCode, row.WebhookCode, true, outcomeNameRetried))
 		case outcomeCancelled:
-			t.deliveries.Add(w.ctx, 1, t.deliveryAttrs(row.EventCode, row.ScopeType, row.ScopeCode, row.WebhookCode, true, attrOutcome.String(outcomeNameCancelled)))
+			t.deliveries.Add(w.ctx, 1, t.deliveryAttrs(row.EventCode, row.ScopeType, row.ScopeCode, row.WebhookCode, true, outcomeNameCancelled))
 		}
 	}
 }

@@ -3,7 +3,8 @@ package main
 // What the telemetry costs: Broadcast and the backlog drain with the default
 // no-op providers and with the OpenTelemetry SDK installed (every metric
 // aggregated by a reader, every span sampled and exported in batches to a
-// discarding exporter), side by side in one run on SQLite.
+// discarding exporter), and with the SDK for metrics or traces alone, side
+// by side in one run on SQLite.
 //
 //	cd examples/observability && go test -run '^$' -bench . -benchtime 3s
 //
@@ -42,6 +43,16 @@ func providers(b *testing.B) map[string]func() (metric.MeterProvider, trace.Trac
 	return map[string]func() (metric.MeterProvider, trace.TracerProvider){
 		"noop": func() (metric.MeterProvider, trace.TracerProvider) {
 			return metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()
+		},
+		"sdk-metrics": func() (metric.MeterProvider, trace.TracerProvider) {
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			return mp, tracenoop.NewTracerProvider()
+		},
+		"sdk-traces": func() (metric.MeterProvider, trace.TracerProvider) {
+			tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardExporter{}), sdktrace.WithSampler(sdktrace.AlwaysSample()))
+			b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+			return metricnoop.NewMeterProvider(), tp
 		},
 		"sdk": func() (metric.MeterProvider, trace.TracerProvider) {
 			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
@@ -90,7 +101,7 @@ func benchClient(b *testing.B, mp metric.MeterProvider, tp trace.TracerProvider)
 
 // BenchmarkBroadcastTelemetry: one caller broadcasting to one webhook.
 func BenchmarkBroadcastTelemetry(b *testing.B) {
-	for _, name := range []string{"noop", "sdk"} {
+	for _, name := range []string{"noop", "sdk-metrics", "sdk-traces", "sdk"} {
 		b.Run(name, func(b *testing.B) {
 			mp, tp := providers(b)[name]()
 			c, _ := benchClient(b, mp, tp)
@@ -109,7 +120,7 @@ func BenchmarkBroadcastTelemetry(b *testing.B) {
 
 // BenchmarkBacklogTelemetry: the workers drain a backlog of b.N deliveries.
 func BenchmarkBacklogTelemetry(b *testing.B) {
-	for _, name := range []string{"noop", "sdk"} {
+	for _, name := range []string{"noop", "sdk-metrics", "sdk-traces", "sdk"} {
 		b.Run(name, func(b *testing.B) {
 			mp, tp := providers(b)[name]()
 			c, _ := benchClient(b, mp, tp)
