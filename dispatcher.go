@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -455,7 +456,7 @@ func (c *Client) notAttempted(t *target, eventCode, deliveryID string, attempt i
 // and returns the result and the outcome (not yet recorded).
 func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decide func(ar *AttemptResult, retryAfter time.Duration) (bool, time.Duration)) (*AttemptResult, *attemptOutcome) {
 	t := p.t
-	ctx, span := c.tel.startAttemptSpan(ctx, p, attempt, p.links)
+	ctx, span := c.tel.startAttemptSpan(ctx, p, p.links)
 	// The signature headers of this attempt (a fresh timestamp each time)
 	// and its traceparent are shown to hooks and kept in history like the
 	// others, so that a receiver answering "invalid signature" can be
@@ -467,11 +468,19 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 	}
 	shown, rec := p.shown, p.recReq
 	if len(sig) > 0 {
-		shown = p.shown.Clone()
-		for k, v := range sig {
-			shown[k] = v
+		rec.Header = maps.Clone(p.recReq.Header)
+		if rec.Header == nil {
+			rec.Header = make(map[string]string, len(sig))
 		}
-		rec.Header = flatHeader(shown)
+		for k, v := range sig {
+			rec.Header[k] = strings.Join(v, ", ")
+		}
+		if c.cfg.Hooks.BeforeAttempt != nil || c.cfg.Hooks.AfterAttempt != nil {
+			shown = p.shown.Clone()
+			for k, v := range sig {
+				shown[k] = v
+			}
+		}
 	}
 	info := &AttemptInfo{
 		EventCode: p.eventCode, WebhookCode: t.row.Code, Scope: Scope{t.row.ScopeType, t.row.ScopeCode},
@@ -485,7 +494,7 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 	ar, retryAfter, resp := c.attempt(ctx, p.client, p.out, p.timeout, p.scrub, sig)
 	c.tel.active(ctx, p, -1)
 	ar.WillRetry, ar.RetryIn = decide(ar, retryAfter)
-	c.tel.endAttempt(ctx, span, p, ar)
+	c.tel.endAttempt(ctx, span, p, attempt, ar)
 	c.tel.attempted(ctx, p, ar)
 
 	o := &attemptOutcome{

@@ -250,43 +250,40 @@ func errorType(ar *AttemptResult) string {
 }
 
 // startAttemptSpan starts the client span of one request. links are the
-// trace contexts of the enqueue spans the delivery came from. Attributes
-// are built only for a span that records: with the default no-op
-// providers the whole of the telemetry costs a few method calls.
-func (t *telemetry) startAttemptSpan(ctx context.Context, p *prepared, attempt int, links []trace.Link) (context.Context, trace.Span) {
-	var span trace.Span
+// trace contexts of the enqueue spans the delivery came from. The span's
+// attributes are set when it ends, in one call, and only if it records:
+// with the default no-op providers the telemetry costs a few method calls,
+// and with the SDK the span grows its attribute list once.
+func (t *telemetry) startAttemptSpan(ctx context.Context, p *prepared, links []trace.Link) (context.Context, trace.Span) {
 	if len(links) > 0 {
-		ctx, span = t.tracer.Start(ctx, p.out.method, trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...))
-	} else {
-		ctx, span = t.tracer.Start(ctx, p.out.method, trace.WithSpanKind(trace.SpanKindClient))
+		return t.tracer.Start(ctx, p.out.method, trace.WithSpanKind(trace.SpanKindClient), trace.WithLinks(links...))
 	}
-	if span.IsRecording() {
-		host, port := p.server()
-		span.SetAttributes(
-			attrHTTPMethod.String(p.out.method), attrURLFull.String(redactURL(p.out.endpoint)),
-			attrServerAddress.String(host), attrServerPort.Int(port),
-			attrEvent.String(p.eventCode), attrScopeType.String(p.t.row.ScopeType), attrScopeCode.String(p.t.row.ScopeCode),
-			attrWebhook.String(p.t.row.Code), attrDeliveryID.String(p.deliveryID), attrAttempt.Int(attempt),
-		)
-	}
-	return ctx, span
+	return t.tracer.Start(ctx, p.out.method, trace.WithSpanKind(trace.SpanKindClient))
 }
 
 // endAttempt records an attempt's request metrics and ends its span.
-func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, p *prepared, ar *AttemptResult) {
+func (t *telemetry) endAttempt(ctx context.Context, span trace.Span, p *prepared, attempt int, ar *AttemptResult) {
 	et := errorType(ar)
 	if span.IsRecording() {
+		host, port := p.server()
+		kv := make([]attribute.KeyValue, 0, 12)
+		kv = append(kv,
+			attrHTTPMethod.String(p.out.method), attrURLFull.String(redactURL(p.out.endpoint)),
+			attrServerAddress.String(host), attrServerPort.Int(port),
+			attrEvent.String(p.eventCode), attrScopeType.String(p.t.row.ScopeType), attrScopeCode.String(p.t.row.ScopeCode),
+			attrWebhook.String(p.t.row.Code), attrDeliveryID.String(p.deliveryID), attrAttempt.Int(attempt))
 		if ar.StatusCode != 0 {
-			span.SetAttributes(attrHTTPStatus.Int(ar.StatusCode))
+			kv = append(kv, attrHTTPStatus.Int(ar.StatusCode))
 		}
 		if et != "" {
-			span.SetAttributes(attrErrorType.String(et))
+			kv = append(kv, attrErrorType.String(et))
 			msg := ""
 			if ar.Err != nil {
 				msg = ar.Err.Error() // credentials already scrubbed
 			}
 			span.SetStatus(codes.Error, msg)
 		}
+		span.SetAttributes(kv...)
 	}
 	span.End()
 	if !t.requestDuration.Enabled(ctx) {
@@ -346,13 +343,22 @@ func (t *telemetry) traceParent(ctx context.Context) string {
 	return carrier.Get("traceparent")
 }
 
-// linkTo returns a link to the span whose traceparent tp is, if valid.
+// linkTo returns a link to the span whose W3C traceparent tp is
+// ("00-<trace id>-<span id>-<flags>"), if valid.
 func (t *telemetry) linkTo(tp string) []trace.Link {
-	if tp == "" {
+	if len(tp) != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' {
 		return nil
 	}
-	ctx := t.propagator.Extract(context.Background(), propagation.MapCarrier{"traceparent": tp})
-	sc := trace.SpanContextFromContext(ctx)
+	tid, err1 := trace.TraceIDFromHex(tp[3:35])
+	sid, err2 := trace.SpanIDFromHex(tp[36:52])
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	flags := trace.TraceFlags(0)
+	if tp[53:55] == "01" {
+		flags = trace.FlagsSampled
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: flags, Remote: true})
 	if !sc.IsValid() {
 		return nil
 	}
