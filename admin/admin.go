@@ -14,12 +14,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/mount"
 )
 
 // ErrNoAccessControl means NewHandler was given no way to restrict access:
@@ -125,7 +124,7 @@ func NewHandler(client *webhook.Client, opts Options) (http.Handler, error) {
 	if opts.Authorize == nil && !h.basic && !opts.Insecure {
 		return nil, fmt.Errorf("%w: %w", webhook.ErrInvalidConfig, ErrNoAccessControl)
 	}
-	prefix, err := cleanPrefix(opts.Prefix)
+	prefix, err := mount.Clean("admin", opts.Prefix, "/admin", "deliveries", "attempts", "outbox", "webhooks", "instances", "events", "subscriptions", "scopes", "static")
 	if err != nil {
 		return nil, err
 	}
@@ -166,60 +165,6 @@ func NewHandler(client *webhook.Client, opts Options) (http.Handler, error) {
 	}
 	h.routes()
 	return h, nil
-}
-
-// cleanPrefix validates a mount prefix: "" or an absolute path such as
-// "/admin", without a trailing slash.
-func cleanPrefix(p string) (string, error) {
-	p = strings.TrimRight(p, "/")
-	if p == "" {
-		return "", nil
-	}
-	bad := !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//")
-	for _, r := range p {
-		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`"'<>\?#`+"`", r) {
-			bad = true
-		}
-	}
-	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" {
-		bad = true
-	}
-	if bad {
-		return "", fmt.Errorf("%w: admin: Prefix %q is not an absolute URL path such as \"/admin\"", webhook.ErrInvalidConfig, p)
-	}
-	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	if isPageName(first) {
-		return "", fmt.Errorf("%w: admin: Prefix %q begins with %q, the name of one of the admin's pages: a request under it would be ambiguous; choose another, such as \"/admin\"", webhook.ErrInvalidConfig, p, first)
-	}
-	return p, nil
-}
-
-// isPageName reports whether s is the first path segment of one of the
-// admin's own routes.
-func isPageName(s string) bool {
-	switch s {
-	case "deliveries", "attempts", "outbox", "webhooks", "instances", "events", "subscriptions", "scopes", "static":
-		return true
-	}
-	return false
-}
-
-// stripPrefix removes the mount prefix from a request that still has it.
-func (h *handler) stripPrefix(r *http.Request) *http.Request {
-	p := r.URL.Path
-	if h.prefix == "" || (p != h.prefix && !strings.HasPrefix(p, h.prefix+"/")) {
-		return r // at the root, or already stripped
-	}
-	r2 := new(http.Request)
-	*r2 = *r
-	u := *r.URL
-	u.Path = strings.TrimPrefix(p, h.prefix)
-	if u.Path == "" {
-		u.Path = "/"
-	}
-	u.RawPath = ""
-	r2.URL = &u
-	return r2
 }
 
 func (h *handler) routes() {
@@ -272,7 +217,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	r = h.stripPrefix(r)
+	r = mount.Strip(h.prefix, r)
 	if !h.authenticate(w, r) {
 		return
 	}

@@ -7,13 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"path"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/mount"
 )
 
 // Defaults and limits of Options and of the requests the handler takes.
@@ -89,7 +88,7 @@ func New(client *webhook.Client, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("%w: api: MaxBodyBytes %d is negative: use 0 for the default (%d bytes)", webhook.ErrInvalidConfig, opts.MaxBodyBytes, DefaultMaxBodyBytes)
 	}
-	prefix, err := cleanPrefix(opts.Prefix)
+	prefix, err := mount.Clean("api", opts.Prefix, "/api", "scopes", "webhooks", "events", "openapi.json")
 	if err != nil {
 		return nil, err
 	}
@@ -113,57 +112,6 @@ func New(client *webhook.Client, opts Options) (http.Handler, error) {
 	return h, nil
 }
 
-// cleanPrefix validates a mount prefix: "" or an absolute path such as
-// "/api", without a trailing slash.
-func cleanPrefix(p string) (string, error) {
-	p = strings.TrimRight(p, "/")
-	if p == "" {
-		return "", nil
-	}
-	bad := !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//")
-	for _, r := range p {
-		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`"'<>\?#%`+"`", r) {
-			bad = true
-		}
-	}
-	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" {
-		bad = true
-	}
-	if bad {
-		return "", fmt.Errorf("%w: api: Prefix %q is not an absolute URL path such as \"/api\"", webhook.ErrInvalidConfig, p)
-	}
-	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	switch first {
-	case "scopes", "webhooks", "events", "openapi.json":
-		return "", fmt.Errorf("%w: api: Prefix %q begins with %q, the name of one of the API's own paths: a request under it would be ambiguous; choose another, such as \"/api\"", webhook.ErrInvalidConfig, p, first)
-	}
-	return p, nil
-}
-
-// stripPrefix removes the mount prefix from a request that still has it.
-func (h *handler) stripPrefix(r *http.Request) *http.Request {
-	p := r.URL.Path
-	if h.prefix == "" || (p != h.prefix && !strings.HasPrefix(p, h.prefix+"/")) {
-		return r // at the root, or already stripped
-	}
-	r2 := new(http.Request)
-	*r2 = *r
-	u := *r.URL
-	u.Path = strings.TrimPrefix(p, h.prefix)
-	if u.Path == "" {
-		u.Path = "/"
-	}
-	// The prefix holds no escapes, so the escaped path starts with it too.
-	if u.RawPath != "" {
-		u.RawPath = strings.TrimPrefix(u.RawPath, h.prefix)
-		if u.RawPath == "" {
-			u.RawPath = "/"
-		}
-	}
-	r2.URL = &u
-	return r2
-}
-
 // ServeHTTP sets the security headers and hands the request to its route.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
@@ -181,7 +129,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeReply(w, internalReply(ref))
 		}
 	}()
-	r = h.stripPrefix(r)
+	r = mount.Strip(h.prefix, r)
 	if p := r.URL.EscapedPath(); p == "" || p[0] != '/' || (p != "/" && path.Clean(p) != p) {
 		// The mux would redirect to the clean path, without the prefix.
 		writeReply(w, errorReply(http.StatusNotFound, CodeNotFound, "the path is not in its clean form (no //, ., .. or trailing /): see /openapi.json for the routes", nil))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/mount"
 )
 
 // Defaults and limits of Options.
@@ -201,7 +202,7 @@ func New(client *webhook.Client, opts Options) (http.Handler, error) {
 	h := &handler{client: client, title: opts.Title, service: strings.TrimSpace(opts.ServiceName), ttl: opts.SessionTTL,
 		secure: opts.SecureCookie, now: opts.Now, log: opts.Logger}
 	var err error
-	if h.prefix, err = cleanPrefix(opts.Prefix); err != nil {
+	if h.prefix, err = mount.Clean("portal", opts.Prefix, "/webhooks", "endpoints", "deliveries", "static", "logout"); err != nil {
 		return nil, err
 	}
 	if h.title == "" {
@@ -277,33 +278,6 @@ func etagOf(b []byte) string {
 	return `"` + hex.EncodeToString(sum[:8]) + `"`
 }
 
-// cleanPrefix validates a mount prefix: "" or an absolute path such as
-// "/webhooks", without a trailing slash.
-func cleanPrefix(p string) (string, error) {
-	p = strings.TrimRight(p, "/")
-	if p == "" {
-		return "", nil
-	}
-	bad := !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//")
-	for _, r := range p {
-		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`"'<>\?#;,`+"`", r) {
-			bad = true
-		}
-	}
-	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" {
-		bad = true
-	}
-	if bad {
-		return "", fmt.Errorf("%w: portal: Prefix %q is not an absolute URL path such as \"/webhooks\"", webhook.ErrInvalidConfig, p)
-	}
-	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	switch first {
-	case "endpoints", "deliveries", "static", "logout":
-		return "", fmt.Errorf("%w: portal: Prefix %q begins with %q, the name of one of the portal's pages: a request under it would be ambiguous; choose another, such as \"/webhooks\"", webhook.ErrInvalidConfig, p, first)
-	}
-	return p, nil
-}
-
 // checkLogo validates Options.LogoURL and returns the origin to allow in
 // img-src ("" for a path of the portal's own site).
 func checkLogo(s string) (string, error) {
@@ -376,24 +350,6 @@ func safeCSSValue(s string) bool {
 	return !strings.Contains(l, "/*") && !strings.Contains(l, "url(") && !strings.Contains(l, "image(") && !strings.Contains(l, "expression(")
 }
 
-// stripPrefix removes the mount prefix from a request that still has it.
-func (h *handler) stripPrefix(r *http.Request) *http.Request {
-	p := r.URL.Path
-	if h.prefix == "" || (p != h.prefix && !strings.HasPrefix(p, h.prefix+"/")) {
-		return r // at the root, or already stripped
-	}
-	r2 := new(http.Request)
-	*r2 = *r
-	u := *r.URL
-	u.Path = strings.TrimPrefix(p, h.prefix)
-	if u.Path == "" {
-		u.Path = "/"
-	}
-	u.RawPath = ""
-	r2.URL = &u
-	return r2
-}
-
 func (h *handler) routes() {
 	m := http.NewServeMux()
 	for _, rt := range []struct {
@@ -434,7 +390,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
 	}
 	hdr.Set("Cache-Control", "no-store")
-	r = h.stripPrefix(r)
+	r = mount.Strip(h.prefix, r)
 	st := &reqState{lang: h.lang(r)}
 	r = r.WithContext(withState(r.Context(), st))
 	defer func() {
