@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 	"github.com/scopehook/webhook/internal/mount"
 )
 
@@ -211,7 +212,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			ref := newRef()
+			ref := htmlview.NewRef()
 			h.log.Error("admin: panic serving a request", "ref", ref, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			http.Error(w, "Internal error (reference "+ref+"); it was logged.", http.StatusInternalServerError)
 		}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The attempts list: the history, one row per request, newest first,
@@ -18,7 +19,7 @@ import (
 
 type attemptRow struct {
 	ID         int64
-	Time       stamp
+	Time       htmlview.Stamp
 	DeliveryID string
 	Link       string
 	Scope      string
@@ -84,11 +85,11 @@ func (h *handler) attempts(w http.ResponseWriter, r *http.Request) error {
 	for _, hr := range rows {
 		s := webhook.Scope{Type: hr.ScopeType, Code: hr.ScopeCode}
 		d.Rows = append(d.Rows, attemptRow{
-			ID: hr.ID, Time: stampOf(hr.CreatedAt), DeliveryID: hr.DeliveryID,
+			ID: hr.ID, Time: htmlview.StampOf(hr.CreatedAt), DeliveryID: hr.DeliveryID,
 			Link:  h.deliveryLink(hr.DeliveryID) + "#attempt-" + strconv.FormatInt(hr.ID, 10),
 			Scope: s.String(), Webhook: hr.WebhookCode, Event: hr.EventCode,
 			Attempt: hr.Attempt, Status: hr.StatusCode, Success: hr.Success, Duration: fmtDuration(hr.Duration),
-			Error: shortError(hr.Error), FullError: clip(hr.Error, maxErrorTitle), Links: links(s, hr.WebhookCode),
+			Error: shortError(hr.Error), FullError: htmlview.Clip(hr.Error, maxErrorTitle), Links: links(s, hr.WebhookCode),
 		})
 	}
 	if len(rows) > 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The overview's charts are inline SVG computed here and written out by
@@ -172,8 +173,8 @@ func buildRateChart(stats []webhook.WebhookStats, links func(webhook.Scope, stri
 		}
 		r := rateRow{
 			Y: y, LabelY: y + 14, BarY: y + 21, Pct: rate * 100,
-			Label: clip(s.WebhookCode+" · "+s.Scope.String(), maxRateLabel),
-			Value: fmt.Sprintf("%s (%d/%d)", fmtPercent(rate), s.Failures, s.Attempts),
+			Label: htmlview.Clip(s.WebhookCode+" · "+s.Scope.String(), maxRateLabel),
+			Value: fmt.Sprintf("%s (%d/%d)", htmlview.Percent(rate), s.Failures, s.Attempts),
 			Title: fmt.Sprintf("%s %s: %d of %d attempts failed", s.Scope, s.WebhookCode, s.Failures, s.Attempts),
 			Class: class, Scope: s.Scope.String(), Code: s.WebhookCode, Attempts: s.Attempts, Failures: s.Failures, Rate: rate,
 			Links: links(s.Scope, s.WebhookCode),

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // curlCommand rebuilds a recorded request as a curl command line for a
@@ -51,13 +52,13 @@ func requestURL(req webhook.HistoryRequest) string {
 	if err != nil {
 		q := url.Values{}
 		for k, v := range req.Params {
-			q.Set(k, valueText(v))
+			q.Set(k, htmlview.ValueText(v))
 		}
 		return req.URL + "?" + q.Encode()
 	}
 	q := u.Query()
 	for k, v := range req.Params {
-		q.Set(k, valueText(v))
+		q.Set(k, htmlview.ValueText(v))
 	}
 	u.RawQuery = q.Encode()
 	return u.String()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The deliveries list: Client.Deliveries, queued and broadcast deliveries
@@ -33,7 +34,7 @@ type deliveryRow struct {
 	Status     string
 	Leased     bool
 	Attempts   int
-	NextRetry  stamp
+	NextRetry  htmlview.Stamp
 	NextIn     string
 	HTTPStatus int
 	// Latency is the last attempt's duration, "" when none reached the
@@ -41,8 +42,8 @@ type deliveryRow struct {
 	Latency   string
 	Error     string
 	FullError string
-	Created   stamp
-	Finished  stamp
+	Created   htmlview.Stamp
+	Finished  htmlview.Stamp
 	Links     hookLinks
 }
 
@@ -120,14 +121,14 @@ func (h *handler) deliveryRowOf(dl webhook.Delivery, now time.Time, links func(w
 		Cursor: dl.Cursor, DeliveryID: dl.DeliveryID, Link: h.deliveryLink(dl.DeliveryID), Queued: dl.Queued,
 		Scope: s.String(), Webhook: dl.WebhookCode, Event: dl.EventCode, Status: dl.Status, Leased: dl.Leased,
 		Attempts: dl.Attempts, HTTPStatus: dl.LastStatusCode,
-		Error: shortError(dl.LastError), FullError: clip(dl.LastError, maxErrorTitle),
-		Created: stampOf(dl.CreatedAt), Links: links(s, dl.WebhookCode),
+		Error: shortError(dl.LastError), FullError: htmlview.Clip(dl.LastError, maxErrorTitle),
+		Created: htmlview.StampOf(dl.CreatedAt), Links: links(s, dl.WebhookCode),
 	}
 	if dl.Status == webhook.StatusPending && !dl.NextAttemptAt.IsZero() {
-		v.NextRetry, v.NextIn = stampOf(dl.NextAttemptAt), fmtRelative(dl.NextAttemptAt, now)
+		v.NextRetry, v.NextIn = htmlview.StampOf(dl.NextAttemptAt), fmtRelative(dl.NextAttemptAt, now)
 	}
 	if dl.FinishedAt != nil {
-		v.Finished = stampOf(*dl.FinishedAt)
+		v.Finished = htmlview.StampOf(*dl.FinishedAt)
 	}
 	if dl.LastDuration > 0 {
 		v.Latency = fmtDuration(dl.LastDuration)
@@ -149,7 +150,7 @@ func shortError(s string) string {
 			s = after
 		}
 	}
-	return clip(s, maxErrorShown)
+	return htmlview.Clip(s, maxErrorShown)
 }
 
 // isMethod reports whether s looks like an HTTP method as errors write it:

@@ -4,22 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // A delivery's page (/deliveries/{id}): its summary, then every attempt
 // with its request and response (credentials redacted by the library), each
 // with its request rebuilt as a curl command line, and a Redeliver button.
 // Two queries: Deliveries and History of the delivery id.
-
-type kv struct{ Key, Value string }
 
 // summaryView is one delivery of the id (usually the only one; a broadcast
 // given a delivery id sends it to each of its webhooks under that id).
@@ -29,11 +26,11 @@ type summaryView struct {
 	Queued                bool
 	Leased                bool
 	Attempts              int
-	NextRetry             stamp
+	NextRetry             htmlview.Stamp
 	NextIn                string
 	LastStatus            int
 	LastError             string
-	Created, Finished     stamp
+	Created, Finished     htmlview.Stamp
 	Links                 hookLinks
 }
 
@@ -44,7 +41,7 @@ type attemptView struct {
 	ID          int64
 	Anchor      string
 	Attempt     int
-	Time        stamp
+	Time        htmlview.Stamp
 	Scope       string
 	Webhook     string
 	Event       string
@@ -54,14 +51,14 @@ type attemptView struct {
 	Error       string
 	Method      string
 	URL         string
-	Params      []kv
-	ReqHeaders  []kv
+	Params      []htmlview.KV
+	ReqHeaders  []htmlview.KV
 	ReqBody     string
 	ReqBodyKind string
 	Curl        string
 	HasResponse bool
 	RespStatus  int
-	RespHeaders []kv
+	RespHeaders []htmlview.KV
 	RespBody    string
 	Truncated   bool
 	Legacy      bool
@@ -118,16 +115,16 @@ func (h *handler) delivery(w http.ResponseWriter, r *http.Request) error {
 		v := summaryView{
 			Scope: s.String(), Webhook: dl.WebhookCode, Event: dl.EventCode, Status: dl.Status, Queued: dl.Queued,
 			Leased: dl.Leased, Attempts: dl.Attempts, LastStatus: dl.LastStatusCode, LastError: dl.LastError,
-			Created: stampOf(dl.CreatedAt), Links: h.linksOf(s, dl.WebhookCode, 0),
+			Created: htmlview.StampOf(dl.CreatedAt), Links: h.linksOf(s, dl.WebhookCode, 0),
 		}
 		if dl.Status == webhook.StatusPending {
 			d.Pending = true
 			if !dl.NextAttemptAt.IsZero() {
-				v.NextRetry, v.NextIn = stampOf(dl.NextAttemptAt), fmtRelative(dl.NextAttemptAt, now)
+				v.NextRetry, v.NextIn = htmlview.StampOf(dl.NextAttemptAt), fmtRelative(dl.NextAttemptAt, now)
 			}
 		}
 		if dl.FinishedAt != nil {
-			v.Finished = stampOf(*dl.FinishedAt)
+			v.Finished = htmlview.StampOf(*dl.FinishedAt)
 		}
 		d.Summaries = append(d.Summaries, v)
 	}
@@ -136,67 +133,39 @@ func (h *handler) delivery(w http.ResponseWriter, r *http.Request) error {
 		a.Seq = len(d.Attempts) + 1
 		d.Attempts = append(d.Attempts, a)
 	}
-	return h.render(w, r, "delivery", "Delivery "+clip(id, 40), "deliveries", d)
+	return h.render(w, r, "delivery", "Delivery "+htmlview.Clip(id, 40), "deliveries", d)
 }
 
 func attemptOf(hr webhook.History) attemptView {
 	a := attemptView{
-		ID: hr.ID, Anchor: "attempt-" + strconv.FormatInt(hr.ID, 10), Attempt: hr.Attempt, Time: stampOf(hr.CreatedAt),
+		ID: hr.ID, Anchor: "attempt-" + strconv.FormatInt(hr.ID, 10), Attempt: hr.Attempt, Time: htmlview.StampOf(hr.CreatedAt),
 		Scope: webhook.Scope{Type: hr.ScopeType, Code: hr.ScopeCode}.String(), Webhook: hr.WebhookCode, Event: hr.EventCode,
 		Success: hr.Success, StatusCode: hr.StatusCode, Duration: fmtDuration(hr.Duration), Error: hr.Error,
 		Method: hr.Request.Method, URL: hr.Request.URL,
-		ReqHeaders: sortedHeaders(hr.Request.Header), RespHeaders: sortedHeaders(hr.Response.Header),
+		ReqHeaders: htmlview.SortedHeaders(hr.Request.Header), RespHeaders: htmlview.SortedHeaders(hr.Response.Header),
 		RespStatus: hr.Response.StatusCode, Truncated: hr.Response.BodyTruncated,
 		Legacy: hr.Duration == 0 && hr.Error == "" && len(hr.Response.Header) == 0,
 		Curl:   curlCommand(hr.Request),
 	}
 	for k, v := range hr.Request.Params {
-		a.Params = append(a.Params, kv{k, valueText(v)})
+		a.Params = append(a.Params, htmlview.KV{Key: k, Value: htmlview.ValueText(v)})
 	}
 	sort.Slice(a.Params, func(i, j int) bool { return a.Params[i].Key < a.Params[j].Key })
 	switch {
 	case len(bytes.TrimSpace(hr.Request.JSON)) > 0:
-		a.ReqBody, a.ReqBodyKind = prettyJSON(hr.Request.JSON), "JSON"
+		a.ReqBody, a.ReqBodyKind = htmlview.PrettyJSON(hr.Request.JSON), "JSON"
 	case hr.Request.Form != "":
 		a.ReqBody, a.ReqBodyKind = hr.Request.Form, "form"
 	}
 	a.RespBody = hr.Response.Body
 	if json.Valid([]byte(a.RespBody)) {
-		a.RespBody = prettyJSON([]byte(a.RespBody))
+		a.RespBody = htmlview.PrettyJSON([]byte(a.RespBody))
 	}
 	a.HasResponse = hr.Response.StatusCode != 0 || hr.Response.Body != "" || len(hr.Response.Header) > 0
 	if a.RespStatus == 0 {
 		a.RespStatus = hr.StatusCode
 	}
 	return a
-}
-
-func sortedHeaders(m map[string]string) []kv {
-	out := make([]kv, 0, len(m))
-	for k, v := range m {
-		out = append(out, kv{k, v})
-	}
-	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Key) < strings.ToLower(out[j].Key) })
-	return out
-}
-
-func valueText(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-func prettyJSON(raw []byte) string {
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, bytes.TrimSpace(raw), "", "  "); err != nil {
-		return string(raw)
-	}
-	return buf.String()
 }
 
 // redeliver sends a delivery again (POST /deliveries/{id}/redeliver).

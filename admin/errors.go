@@ -1,14 +1,13 @@
 package admin
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // Every page and action is a handlerFunc: it writes its response, or returns
@@ -44,7 +43,7 @@ func badInput(format string, args ...any) error {
 func deliveryMissing(id, consequence string) error {
 	return &requestError{
 		status: http.StatusNotFound, heading: "Delivery not found", err: webhook.ErrDeliveryNotFound,
-		msg: "No delivery and no attempt has the delivery id " + strconv.Quote(clip(id, 80)) + consequence +
+		msg: "No delivery and no attempt has the delivery id " + strconv.Quote(htmlview.Clip(id, 80)) + consequence +
 			". Check the id, or search for it on the Deliveries page (history may have been pruned).",
 	}
 }
@@ -53,7 +52,7 @@ func deliveryMissing(id, consequence string) error {
 func webhookMissing(scopeType, scopeCode, code string) error {
 	return &requestError{
 		status: http.StatusNotFound, heading: "Webhook not found", err: webhook.ErrWebhookNotFound,
-		msg: "No webhook " + strconv.Quote(clip(code, 80)) + " in scope " + strconv.Quote(clip(scopeType+"/"+scopeCode, 80)) +
+		msg: "No webhook " + strconv.Quote(htmlview.Clip(code, 80)) + " in scope " + strconv.Quote(htmlview.Clip(scopeType+"/"+scopeCode, 80)) +
 			": it may have been removed since the page was loaded. Reload the webhooks page.",
 	}
 }
@@ -104,18 +103,10 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if errors.As(err, &oe) {
 			op = oe.op
 		}
-		ref := newRef()
+		ref := htmlview.NewRef()
 		h.log.Error("admin: "+op, "ref", ref, "method", r.Method, "path", r.URL.Path, "err", err)
 		h.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
 			"The admin could not "+op+". The error was logged with reference "+ref+
 				": look for it in the service's log. A database that is down or unreachable is the usual cause; reload the page once it is back.")
 	}
-}
-
-// newRef returns a short random reference that ties an error shown to the
-// operator to its log line.
-func newRef() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // field returns a trimmed parameter, refusing over-long or invalid text.
@@ -175,7 +176,7 @@ func rowID(q url.Values, name string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, badInput("%s must be a positive row id, not %q.", name, clip(s, 40))
+		return 0, badInput("%s must be a positive row id, not %q.", name, htmlview.Clip(s, 40))
 	}
 	return n, nil
 }
@@ -233,7 +234,7 @@ func parseDeliveryFilter(q url.Values) (deliveryFilter, webhook.DeliveryQuery, e
 	case "1", "yes", "true", "on":
 		f.Queued = true
 	default:
-		return f, dq, badInput("queued must be 1 (queued deliveries only) or absent, not %q.", clip(queued, 40))
+		return f, dq, badInput("queued must be 1 (queued deliveries only) or absent, not %q.", htmlview.Clip(queued, 40))
 	}
 	f.Status = strings.ToLower(f.Status)
 	switch f.Status {
@@ -241,7 +242,7 @@ func parseDeliveryFilter(q url.Values) (deliveryFilter, webhook.DeliveryQuery, e
 		f.Status = ""
 	default:
 		if !slices.Contains(deliveryStatuses(), f.Status) {
-			return f, dq, badInput("status must be one of %s, not %q.", strings.Join(deliveryStatuses(), ", "), clip(f.Status, 40))
+			return f, dq, badInput("status must be one of %s, not %q.", strings.Join(deliveryStatuses(), ", "), htmlview.Clip(f.Status, 40))
 		}
 	}
 	dq.DeliveryID, dq.WebhookCode, dq.EventCode, dq.Status, dq.QueuedOnly = f.Delivery, f.Webhook, f.Event, f.Status, f.Queued

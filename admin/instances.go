@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The instances page: the processes running delivery workers
@@ -38,8 +39,8 @@ func (h *handler) instances(w http.ResponseWriter, r *http.Request) error {
 	for _, in := range list {
 		d.Rows = append(d.Rows, instanceView{
 			ID: in.ID, Host: in.Host, Version: in.Version, PID: in.PID, Workers: in.Workers,
-			Started: fmtTime(in.StartedAt), StartedAgo: fmtRelative(in.StartedAt, now),
-			LastSeen: fmtTime(in.LastSeen), SeenAgo: fmtRelative(in.LastSeen, now),
+			Started: htmlview.Time(in.StartedAt), StartedAgo: fmtRelative(in.StartedAt, now),
+			LastSeen: htmlview.Time(in.LastSeen), SeenAgo: fmtRelative(in.LastSeen, now),
 			Alive: in.Alive, Leased: int(in.Leased),
 		})
 		if in.Alive {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The overview: the engine's health now (Client.Health: the worker
@@ -99,14 +100,14 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) error {
 	links := h.webhookLinks(hooks)
 	sinceParam := since.Format("2006-01-02T15:04")
 	d := overviewData{
-		Since: fmtTime(since), Until: fmtTime(now),
+		Since: htmlview.Time(since), Until: htmlview.Time(now),
 		Hours: buildHourChart(counts), Rates: buildRateChart(stats, links),
 		AttemptsLink: h.link("/attempts", url.Values{"since": {sinceParam}}),
 		FailuresLink: h.link("/attempts", url.Values{"success": {"no"}, "since": {sinceParam}}),
 		Health:       h.healthOf(health, now, links),
 	}
 	if d.Hours.Attempts > 0 {
-		d.FailureRate = fmtPercent(float64(d.Hours.Failures) / float64(d.Hours.Attempts))
+		d.FailureRate = htmlview.Percent(float64(d.Hours.Failures) / float64(d.Hours.Attempts))
 	}
 	return h.renderPage(w, r, http.StatusOK, "overview", "Overview", "overview", d, len(d.Health.Warnings))
 }
@@ -115,7 +116,7 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) error {
 func (h *handler) healthOf(hl webhook.Health, now time.Time, links func(webhook.Scope, string) hookLinks) healthView {
 	pending := h.link("/deliveries", url.Values{"queued": {"1"}, "status": {webhook.StatusPending}})
 	v := healthView{
-		CheckedAt: fmtTime(hl.CheckedAt), Warnings: hl.Warnings,
+		CheckedAt: htmlview.Time(hl.CheckedAt), Warnings: hl.Warnings,
 		Alive: hl.LiveInstances, Dead: len(hl.Instances) - hl.LiveInstances, InstancesLink: h.u("/instances"),
 		Pending: hl.Pending, Due: hl.Due, Failed: hl.Failed,
 		NoWorker:    hl.LiveInstances == 0 && hl.Pending > 0,
@@ -143,12 +144,12 @@ func (h *handler) healthOf(hl webhook.Health, now time.Time, links func(webhook.
 	for _, dis := range hl.RecentlyDisabled {
 		dv := healthDisabled{
 			Scope: dis.Scope.String(), Webhook: dis.WebhookCode, Links: links(dis.Scope, dis.WebhookCode),
-			At: fmtTime(dis.DisabledAt), Ago: fmtRelative(dis.DisabledAt, now),
-			Reason: clip(dis.Reason, maxReasonShown), FullReason: clip(dis.Reason, maxErrorTitle),
+			At: htmlview.Time(dis.DisabledAt), Ago: fmtRelative(dis.DisabledAt, now),
+			Reason: htmlview.Clip(dis.Reason, maxReasonShown), FullReason: htmlview.Clip(dis.Reason, maxErrorTitle),
 			ConsecutiveFailures: dis.ConsecutiveFailures,
 		}
 		if !dis.FailingSince.IsZero() {
-			dv.FailingSince = fmtTime(dis.FailingSince)
+			dv.FailingSince = htmlview.Time(dis.FailingSince)
 		}
 		v.Disabled = append(v.Disabled, dv)
 	}
@@ -167,7 +168,7 @@ func fmtSmallPercent(f float64) string {
 	case f < 0.01:
 		return strconv.FormatFloat(f*100, 'f', 2, 64) + " %"
 	}
-	return fmtPercent(f)
+	return htmlview.Percent(f)
 }
 
 // webhookLinks returns a function giving the links of a webhook of hooks

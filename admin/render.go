@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"fmt"
+	"github.com/scopehook/webhook/internal/htmlview"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -67,8 +68,8 @@ func (h *handler) funcs() template.FuncMap {
 	return template.FuncMap{
 		"u":      h.u,
 		"nav":    navItems,
-		"time":   fmtTime,
-		"pct":    fmtPercent,
+		"time":   htmlview.Time,
+		"pct":    htmlview.Percent,
 		"f1":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"f2":     func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) },
 		"join":   strings.Join,
@@ -167,7 +168,7 @@ type errorData struct {
 func (h *handler) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
 	err := h.renderStatus(w, r, status, "error", heading, "", errorData{Status: status, Heading: heading, Message: msg})
 	if err != nil {
-		ref := newRef()
+		ref := htmlview.NewRef()
 		h.log.Error("admin: rendering the error page", "ref", ref, "status", status, "err", err)
 		http.Error(w, strconv.Itoa(status)+" "+heading+": "+msg+" (The error page itself failed; reference "+ref+".)", status)
 	}
@@ -194,21 +195,13 @@ func flashMessage(q url.Values) string {
 		}
 		return fmt.Sprintf("%d failed %s rescheduled; the workers send them again.", n, plural(int(n), "delivery was", "deliveries were"))
 	case "disabled":
-		return "Webhook " + clip(q.Get("wh"), 80) + " disabled."
+		return "Webhook " + htmlview.Clip(q.Get("wh"), 80) + " disabled."
 	case "enabled":
-		return "Webhook " + clip(q.Get("wh"), 80) + " enabled (its failure count was reset)."
+		return "Webhook " + htmlview.Clip(q.Get("wh"), 80) + " enabled (its failure count was reset)."
 	case "circuit-closed":
-		return "Circuit of webhook " + clip(q.Get("wh"), 80) + " closed: its waiting deliveries are sent at the workers' next claim."
+		return "Circuit of webhook " + htmlview.Clip(q.Get("wh"), 80) + " closed: its waiting deliveries are sent at the workers' next claim."
 	}
 	return ""
-}
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }
 
 func plural(n int, one, many string) string {
@@ -217,37 +210,6 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
-
-// fmtTime formats a time to the second, in UTC.
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	return t.UTC().Format("2006-01-02 15:04:05")
-}
-
-// stamp is the time of an attempt or a delivery, to the millisecond in UTC,
-// in two parts so that a narrow table cell may break between them.
-type stamp struct{ Date, Clock string }
-
-func stampOf(t time.Time) stamp {
-	if t.IsZero() {
-		return stamp{}
-	}
-	u := t.UTC()
-	return stamp{Date: u.Format("2006-01-02"), Clock: u.Format("15:04:05.000")}
-}
-
-// String is the whole time, "2026-12-01 15:04:05.123", or "—".
-func (s stamp) String() string {
-	if s.Date == "" {
-		return "—"
-	}
-	return s.Date + " " + s.Clock
-}
-
-// IsZero reports whether there is no time.
-func (s stamp) IsZero() bool { return s.Date == "" }
 
 // fmtDuration formats a latency: "850 µs", "42.5 ms", "230 ms", "1.24 s",
 // "12.5 s", "2m5s".
@@ -268,10 +230,6 @@ func fmtDuration(d time.Duration) string {
 	default:
 		return d.Round(time.Second).String()
 	}
-}
-
-func fmtPercent(f float64) string {
-	return strconv.FormatFloat(f*100, 'f', 1, 64) + " %"
 }
 
 func trimZero(s string) string { return strings.TrimSuffix(s, ".0") }

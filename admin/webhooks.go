@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The webhooks page: webhooks by scope with their subscriptions, whether
@@ -131,12 +132,12 @@ func (h *handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 			v.Timeout = wh.Timeout.String()
 		}
 		if wh.FailingSince != nil {
-			v.FailingSince = fmtTime(*wh.FailingSince)
+			v.FailingSince = htmlview.Time(*wh.FailingSince)
 		}
 		if s, ok := byHook[hookKey{wh.Scope, wh.Code}]; ok {
-			v.HasStats, v.LastAt, v.LastSuccess, v.LastStatus = true, fmtTime(s.LastAt), s.LastSuccess, s.LastStatusCode
-			v.Attempts, v.Failures, v.Rate = s.Attempts, s.Failures, fmtPercent(s.FailureRate())
-			v.RateClass = rateClass(s.FailureRate())
+			v.HasStats, v.LastAt, v.LastSuccess, v.LastStatus = true, htmlview.Time(s.LastAt), s.LastSuccess, s.LastStatusCode
+			v.Attempts, v.Failures, v.Rate = s.Attempts, s.Failures, htmlview.Percent(s.FailureRate())
+			v.RateClass = htmlview.RateClass(s.FailureRate())
 		}
 		g := &d.Groups[len(d.Groups)-1]
 		g.Hooks = append(g.Hooks, v)
@@ -148,17 +149,6 @@ func (h *handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 type hookKey struct {
 	scope webhook.Scope
 	code  string
-}
-
-// rateClass is the CSS class of a failure rate.
-func rateClass(rate float64) string {
-	switch {
-	case rate >= 0.5:
-		return "bad"
-	case rate > 0:
-		return "warn"
-	}
-	return "good"
 }
 
 // authText says which credentials a webhook has, never their values.
@@ -208,7 +198,7 @@ type circuitView struct {
 }
 
 func circuitOf(ci webhook.Circuit, now time.Time) circuitView {
-	v := circuitView{State: string(ci.State), Failures: ci.Failures, Probes: ci.Probes, FullReason: ci.Reason, Reason: clip(ci.Reason, maxReasonShown)}
+	v := circuitView{State: string(ci.State), Failures: ci.Failures, Probes: ci.Probes, FullReason: ci.Reason, Reason: htmlview.Clip(ci.Reason, maxReasonShown)}
 	switch ci.State {
 	case webhook.CircuitOpen:
 		v.Class, v.Closable = "circuit-open", true
@@ -218,10 +208,10 @@ func circuitOf(ci webhook.Circuit, now time.Time) circuitView {
 		v.State, v.Class = string(webhook.CircuitClosed), "circuit-closed"
 	}
 	if !ci.Since.IsZero() {
-		v.Since, v.SinceAgo = fmtTime(ci.Since), fmtRelative(ci.Since, now)
+		v.Since, v.SinceAgo = htmlview.Time(ci.Since), fmtRelative(ci.Since, now)
 	}
 	if !ci.NextProbe.IsZero() {
-		v.NextProbe, v.NextProbeIn = fmtTime(ci.NextProbe), fmtRelative(ci.NextProbe, now)
+		v.NextProbe, v.NextProbeIn = htmlview.Time(ci.NextProbe), fmtRelative(ci.NextProbe, now)
 		v.ProbeDue = !ci.NextProbe.After(now)
 	}
 	return v

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The delivery log: Client.Deliveries of the session's scope, newest first,
@@ -32,14 +32,14 @@ func (f deliveryFilter) values() url.Values {
 
 type deliveryRow struct {
 	DeliveryID, Link   string
-	Created            stamp
+	Created            htmlview.Stamp
 	Endpoint, Name     string
 	Event, EventName   string
 	Status             string
 	Attempts           int
 	HTTPStatus         int
 	Error, FullError   string
-	NextRetry          stamp
+	NextRetry          htmlview.Stamp
 	Queued, InFlight   bool
 	EndpointDeliveries string
 }
@@ -137,13 +137,13 @@ func (h *handler) deliveries(w http.ResponseWriter, r *http.Request) error {
 			continue // never another scope's, whatever the query returns
 		}
 		row := deliveryRow{
-			DeliveryID: dl.DeliveryID, Link: h.deliveryLink(dl.DeliveryID), Created: stampOf(dl.CreatedAt),
+			DeliveryID: dl.DeliveryID, Link: h.deliveryLink(dl.DeliveryID), Created: htmlview.StampOf(dl.CreatedAt),
 			Endpoint: dl.WebhookCode, Name: names[dl.WebhookCode], Event: dl.EventCode, EventName: eventNames[dl.EventCode],
 			Status: dl.Status, Attempts: dl.Attempts, HTTPStatus: dl.LastStatusCode,
-			Error: shortError(dl.LastError), FullError: clip(dl.LastError, 2000), Queued: dl.Queued, InFlight: dl.Leased,
+			Error: shortError(dl.LastError), FullError: htmlview.Clip(dl.LastError, 2000), Queued: dl.Queued, InFlight: dl.Leased,
 		}
 		if dl.Status == webhook.StatusPending && !dl.NextAttemptAt.IsZero() {
-			row.NextRetry = stampOf(dl.NextAttemptAt)
+			row.NextRetry = htmlview.StampOf(dl.NextAttemptAt)
 		}
 		d.Rows = append(d.Rows, row)
 	}
@@ -152,35 +152,33 @@ func (h *handler) deliveries(w http.ResponseWriter, r *http.Request) error {
 
 // ---- One delivery ----
 
-type kv struct{ Key, Value string }
-
 type summaryView struct {
 	Endpoint, Name    string
 	Event, EventName  string
 	Status            string
 	Attempts          int
-	NextRetry         stamp
+	NextRetry         htmlview.Stamp
 	LastStatus        int
 	LastError         string
-	Created, Finished stamp
+	Created, Finished htmlview.Stamp
 	Queued, InFlight  bool
 }
 
 type attemptView struct {
 	Seq         int
 	Anchor      string
-	Time        stamp
+	Time        htmlview.Stamp
 	Endpoint    string
 	Success     bool
 	StatusCode  int
 	Duration    string
 	Error       string
 	Method, URL string
-	Params      []kv
-	ReqHeaders  []kv
+	Params      []htmlview.KV
+	ReqHeaders  []htmlview.KV
 	ReqBody     string
 	RespStatus  int
-	RespHeaders []kv
+	RespHeaders []htmlview.KV
 	RespBody    string
 	HasResponse bool
 	Truncated   bool
@@ -245,16 +243,16 @@ func (h *handler) delivery(w http.ResponseWriter, r *http.Request) error {
 		v := summaryView{
 			Endpoint: dl.WebhookCode, Name: hookNames[dl.WebhookCode], Event: dl.EventCode, EventName: names[dl.EventCode],
 			Status: dl.Status, Attempts: dl.Attempts, LastStatus: dl.LastStatusCode, LastError: dl.LastError,
-			Created: stampOf(dl.CreatedAt), Queued: dl.Queued, InFlight: dl.Leased,
+			Created: htmlview.StampOf(dl.CreatedAt), Queued: dl.Queued, InFlight: dl.Leased,
 		}
 		if dl.Status == webhook.StatusPending {
 			d.Pending = true
 			if !dl.NextAttemptAt.IsZero() {
-				v.NextRetry = stampOf(dl.NextAttemptAt)
+				v.NextRetry = htmlview.StampOf(dl.NextAttemptAt)
 			}
 		}
 		if dl.FinishedAt != nil {
-			v.Finished = stampOf(*dl.FinishedAt)
+			v.Finished = htmlview.StampOf(*dl.FinishedAt)
 		}
 		d.Summaries = append(d.Summaries, v)
 	}
@@ -263,7 +261,7 @@ func (h *handler) delivery(w http.ResponseWriter, r *http.Request) error {
 		a.Seq = len(d.Attempts) + 1
 		d.Attempts = append(d.Attempts, a)
 	}
-	return h.render(w, r, "delivery", l.T("delivery.title", clip(id, 40)), "deliveries", d)
+	return h.render(w, r, "delivery", l.T("delivery.title", htmlview.Clip(id, 40)), "deliveries", d)
 }
 
 func slicesFilter[T any](s []T, keep func(T) bool) []T {
@@ -278,19 +276,19 @@ func slicesFilter[T any](s []T, keep func(T) bool) []T {
 
 func attemptOf(hr webhook.History) attemptView {
 	a := attemptView{
-		Anchor: fmt.Sprintf("attempt-%d", hr.ID), Time: stampOf(hr.CreatedAt), Endpoint: hr.WebhookCode,
+		Anchor: fmt.Sprintf("attempt-%d", hr.ID), Time: htmlview.StampOf(hr.CreatedAt), Endpoint: hr.WebhookCode,
 		Success: hr.Success, StatusCode: hr.StatusCode, Duration: fmtDuration(hr.Duration), Error: strings.TrimPrefix(hr.Error, "webhook: "),
 		Method: hr.Request.Method, URL: hr.Request.URL,
-		ReqHeaders: sortedHeaders(hr.Request.Header), RespHeaders: sortedHeaders(hr.Response.Header),
+		ReqHeaders: htmlview.SortedHeaders(hr.Request.Header), RespHeaders: htmlview.SortedHeaders(hr.Response.Header),
 		RespStatus: hr.Response.StatusCode, Truncated: hr.Response.BodyTruncated,
 	}
 	for k, v := range hr.Request.Params {
-		a.Params = append(a.Params, kv{k, valueText(v)})
+		a.Params = append(a.Params, htmlview.KV{Key: k, Value: htmlview.ValueText(v)})
 	}
 	sort.Slice(a.Params, func(i, j int) bool { return a.Params[i].Key < a.Params[j].Key })
 	switch {
 	case len(bytes.TrimSpace(hr.Request.JSON)) > 0:
-		a.ReqBody = prettyJSON(hr.Request.JSON)
+		a.ReqBody = htmlview.PrettyJSON(hr.Request.JSON)
 	case hr.Request.Form != "":
 		a.ReqBody = hr.Request.Form
 	}
@@ -300,26 +298,6 @@ func attemptOf(hr webhook.History) attemptView {
 		a.RespStatus = hr.StatusCode
 	}
 	return a
-}
-
-func sortedHeaders(m map[string]string) []kv {
-	out := make([]kv, 0, len(m))
-	for k, v := range m {
-		out = append(out, kv{k, v})
-	}
-	sort.Slice(out, func(i, j int) bool { return strings.ToLower(out[i].Key) < strings.ToLower(out[j].Key) })
-	return out
-}
-
-func valueText(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
 }
 
 // redeliver sends a delivery of the scope again (POST

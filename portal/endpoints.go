@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The endpoints page: the scope's webhooks with their health (last
@@ -100,8 +101,8 @@ func (h *handler) endpoints(w http.ResponseWriter, r *http.Request) error {
 			row.Events = append(row.Events, eventRef{Code: e, Name: names[e]})
 		}
 		if s, ok := byCode[wh.Code]; ok && s.Attempts > 0 {
-			row.HasStats, row.LastAt, row.LastSuccess, row.LastStatus = true, fmtTime(s.LastAt), s.LastSuccess, s.LastStatusCode
-			row.Attempts, row.Failures, row.Rate, row.RateClass = s.Attempts, s.Failures, fmtPercent(s.FailureRate()), rateClass(s.FailureRate())
+			row.HasStats, row.LastAt, row.LastSuccess, row.LastStatus = true, htmlview.Time(s.LastAt), s.LastSuccess, s.LastStatusCode
+			row.Attempts, row.Failures, row.Rate, row.RateClass = s.Attempts, s.Failures, htmlview.Percent(s.FailureRate()), htmlview.RateClass(s.FailureRate())
 		}
 		d.Rows = append(d.Rows, row)
 	}
@@ -137,7 +138,7 @@ func (h *handler) eventNames(ctx context.Context) (map[string]string, error) {
 }
 
 func circuitOf(ci webhook.Circuit) circuitView {
-	v := circuitView{State: string(ci.State), Failures: ci.Failures, Reason: clip(ci.Reason, 200)}
+	v := circuitView{State: string(ci.State), Failures: ci.Failures, Reason: htmlview.Clip(ci.Reason, 200)}
 	switch ci.State {
 	case webhook.CircuitOpen:
 		v.Class = "circuit-open"
@@ -147,23 +148,12 @@ func circuitOf(ci webhook.Circuit) circuitView {
 		v.State, v.Class, v.Reason = string(webhook.CircuitClosed), "circuit-closed", ""
 	}
 	if !ci.Since.IsZero() {
-		v.Since = fmtTime(ci.Since)
+		v.Since = htmlview.Time(ci.Since)
 	}
 	if !ci.NextProbe.IsZero() {
-		v.NextProbe = fmtTime(ci.NextProbe)
+		v.NextProbe = htmlview.Time(ci.NextProbe)
 	}
 	return v
-}
-
-// rateClass is the CSS class of a failure rate.
-func rateClass(rate float64) string {
-	switch {
-	case rate >= 0.5:
-		return "bad"
-	case rate > 0:
-		return "warn"
-	}
-	return "good"
 }
 
 // ---- One endpoint ----

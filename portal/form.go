@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The endpoint form, to add an endpoint (GET /endpoints/new, POST
@@ -261,7 +262,7 @@ func readForm(l *lang, form url.Values, f *endpointForm, catalog map[string]stri
 				f.events = append(f.events, e)
 			}
 		default:
-			errs = append(errs, l.T("form.err.event", clip(e, 60)))
+			errs = append(errs, l.T("form.err.event", htmlview.Clip(e, 60)))
 		}
 	}
 	if f.AllEvents {
@@ -282,7 +283,7 @@ func readForm(l *lang, form url.Values, f *endpointForm, catalog map[string]stri
 			break
 		}
 		if !stored[http.CanonicalHeaderKey(key)] {
-			errs = append(errs, l.T("form.err.header.unknown", clip(key, 60)))
+			errs = append(errs, l.T("form.err.header.unknown", htmlview.Clip(key, 60)))
 			continue
 		}
 		seen[http.CanonicalHeaderKey(key)] = true
@@ -299,9 +300,9 @@ func readForm(l *lang, form url.Values, f *endpointForm, catalog map[string]stri
 		case key == "":
 			errs = append(errs, l.T("form.err.header.key"))
 		case value == "":
-			errs = append(errs, l.T("form.err.header.value", clip(key, 60)))
+			errs = append(errs, l.T("form.err.header.value", htmlview.Clip(key, 60)))
 		case seen[http.CanonicalHeaderKey(key)]:
-			errs = append(errs, l.T("form.err.header.twice", clip(key, 60)))
+			errs = append(errs, l.T("form.err.header.twice", htmlview.Clip(key, 60)))
 		}
 		seen[http.CanonicalHeaderKey(key)] = true
 		f.NewHeaders = append(f.NewHeaders, headerField{Key: key, value: value})

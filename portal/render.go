@@ -2,8 +2,6 @@ package portal
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // page is what every template gets.
@@ -129,7 +128,7 @@ func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status in
 	st := stateOf(r)
 	p := page{lang: st.lang, AppTitle: h.title, PageTitle: title, LogoURL: h.logo, Nav: nav, Authed: st.authed, Data: data}
 	if st.authed {
-		p.Scope, p.CSRF, p.Expires = st.scope.String(), st.csrf, fmtTime(st.expiry)
+		p.Scope, p.CSRF, p.Expires = st.scope.String(), st.csrf, htmlview.Time(st.expiry)
 		p.Flash = flashMessage(st.lang, r.URL.Query())
 	}
 	var buf bytes.Buffer
@@ -238,7 +237,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if errors.As(err, &oe) {
 			op = oe.op
 		}
-		ref := newRef()
+		ref := htmlview.NewRef()
 		h.log.Error("portal: "+op, "ref", ref, "method", r.Method, "path", r.URL.Path, "scope", stateOf(r).scope.String(), "err", err)
 		h.errorPage(w, r, errorData{Status: http.StatusInternalServerError, Heading: l.T("err.internal.heading"), Message: l.T("err.internal.msg", ref, h.serviceName(l))})
 	}
@@ -250,7 +249,7 @@ func (h *handler) errorPage(w http.ResponseWriter, r *http.Request, d errorData)
 		d.Back, d.BackLabel = h.u("/"), stateOf(r).lang.T("err.back")
 	}
 	if err := h.renderStatus(w, r, d.Status, "error", d.Heading, "", d); err != nil {
-		ref := newRef()
+		ref := htmlview.NewRef()
 		h.log.Error("portal: rendering the error page", "ref", ref, "status", d.Status, "err", err)
 		http.Error(w, strconv.Itoa(d.Status)+" "+d.Heading+": "+d.Message+" (reference "+ref+")", d.Status)
 	}
@@ -261,51 +260,12 @@ func badInput(l *lang, key string, args ...any) error {
 	return &requestError{status: http.StatusBadRequest, heading: "err.bad.heading", msg: l.T(key, args...)}
 }
 
-// newRef returns a short random reference that ties an error shown to the
-// user to its log line.
-func newRef() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // messageData is a page of one message (signed out).
 type messageData struct {
 	Heading, Message string
 }
 
 // ---- Formatting ----
-
-// fmtTime formats a time to the second, in UTC.
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	return t.UTC().Format("2006-01-02 15:04:05")
-}
-
-// stamp is a time to the millisecond in UTC, in two parts so that a narrow
-// cell may break between them.
-type stamp struct{ Date, Clock string }
-
-func stampOf(t time.Time) stamp {
-	if t.IsZero() {
-		return stamp{}
-	}
-	u := t.UTC()
-	return stamp{Date: u.Format("2006-01-02"), Clock: u.Format("15:04:05.000")}
-}
-
-// String is the whole time, "2026-12-01 15:04:05.123", or "—".
-func (s stamp) String() string {
-	if s.Date == "" {
-		return "—"
-	}
-	return s.Date + " " + s.Clock
-}
-
-// IsZero reports whether there is no time.
-func (s stamp) IsZero() bool { return s.Date == "" }
 
 // fmtDuration formats a latency: "850 µs", "42.5 ms", "230 ms", "1.24 s".
 func fmtDuration(d time.Duration) string {
@@ -325,33 +285,12 @@ func fmtDuration(d time.Duration) string {
 	}
 }
 
-func fmtPercent(f float64) string {
-	return strconv.FormatFloat(f*100, 'f', 1, 64) + " %"
-}
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
-}
-
-// prettyJSON indents JSON, or returns the text as it is.
-func prettyJSON(raw []byte) string {
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, bytes.TrimSpace(raw), "", "  "); err != nil {
-		return string(raw)
-	}
-	return buf.String()
-}
-
 // bodyText is a response body as a page shows it: pretty JSON, clipped.
 func bodyText(b []byte) string {
 	const maxShown = 16 << 10
 	s := string(b)
 	if json.Valid(b) {
-		s = prettyJSON(b)
+		s = htmlview.PrettyJSON(b)
 	}
 	if len(s) > maxShown {
 		s = strings.ToValidUTF8(s[:maxShown], "") + "\n…"
@@ -362,5 +301,5 @@ func bodyText(b []byte) string {
 // shortError is an error as a list cell shows it: without the "webhook: "
 // prefix, clipped.
 func shortError(s string) string {
-	return clip(strings.TrimPrefix(s, "webhook: "), 160)
+	return htmlview.Clip(strings.TrimPrefix(s, "webhook: "), 160)
 }
