@@ -84,7 +84,7 @@ func (h *handler) funcs() template.FuncMap {
 		"add1":    func(a, b float64) float64 { return a + b },
 		"sub1":    func(a, b float64) float64 { return a - b },
 		"half":    func(a float64) float64 { return a / 2 },
-		"dict":    dict,
+		"dict":    htmlview.Dict,
 		"localTime": func(s string) bool {
 			for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02T15:04:05.999999999"} {
 				if _, err := time.Parse(layout, s); err == nil {
@@ -94,23 +94,6 @@ func (h *handler) funcs() template.FuncMap {
 			return s == ""
 		},
 	}
-}
-
-// dict makes a map of key, value pairs, to pass several values to a
-// template.
-func dict(pairs ...any) (map[string]any, error) {
-	if len(pairs)%2 != 0 {
-		return nil, fmt.Errorf("admin: dict of %d arguments: want key, value pairs", len(pairs))
-	}
-	m := make(map[string]any, len(pairs)/2)
-	for i := 0; i < len(pairs); i += 2 {
-		k, ok := pairs[i].(string)
-		if !ok {
-			return nil, fmt.Errorf("admin: dict key %v is not a string", pairs[i])
-		}
-		m[k] = pairs[i+1]
-	}
-	return m, nil
 }
 
 // u builds a link to an admin path under the prefix.

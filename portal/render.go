@@ -67,25 +67,8 @@ func (h *handler) funcs() template.FuncMap {
 	return template.FuncMap{
 		"u":    h.u,
 		"join": strings.Join,
-		"dict": dict,
+		"dict": htmlview.Dict,
 	}
-}
-
-// dict makes a map of key, value pairs, to pass several values to a
-// template.
-func dict(pairs ...any) (map[string]any, error) {
-	if len(pairs)%2 != 0 {
-		return nil, fmt.Errorf("portal: dict of %d arguments: want key, value pairs", len(pairs))
-	}
-	m := make(map[string]any, len(pairs)/2)
-	for i := 0; i < len(pairs); i += 2 {
-		k, ok := pairs[i].(string)
-		if !ok {
-			return nil, fmt.Errorf("portal: dict key %v is not a string", pairs[i])
-		}
-		m[k] = pairs[i+1]
-	}
-	return m, nil
 }
 
 // u builds a link to a portal path under the prefix.

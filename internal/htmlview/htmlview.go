@@ -113,3 +113,20 @@ func NewRef() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Dict makes a map of key, value pairs, to pass several values to a
+// template.
+func Dict(pairs ...any) (map[string]any, error) {
+	if len(pairs)%2 != 0 {
+		return nil, fmt.Errorf("dict of %d arguments: want key, value pairs", len(pairs))
+	}
+	m := make(map[string]any, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		k, ok := pairs[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict key %v is not a string", pairs[i])
+		}
+		m[k] = pairs[i+1]
+	}
+	return m, nil
+}
