@@ -265,3 +265,75 @@ func BenchmarkOutboxBacklog(b *testing.B) {
 		})
 	}
 }
+
+// floorLoop is the hand-written floor of a one-webhook Broadcast on SQLite:
+// the same work on database/sql with nothing else, one indexed SELECT
+// joining event, subscription and webhook, one bare POST of the body, and
+// one INSERT of a history-sized row, committed. Broadcast's figure beside
+// it says what the library adds.
+func floorLoop(b *testing.B, c *Client, url string) {
+	ctx := context.Background()
+	mustSync(b, c, twoEvents)
+	if err := c.ApplyScopeWebhooks(ctx, "biz", "bench", []WebhookConfig{{Code: "hook", Name: "hook", Endpoint: url}}); err != nil {
+		b.Fatal(err)
+	}
+	if err := c.ApplyScopeSubscriptions(ctx, "biz", "bench", map[string][]string{"hook": {AllEvents}}); err != nil {
+		b.Fatal(err)
+	}
+	db, err := c.DB().DB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sel, err := db.PrepareContext(ctx, `SELECT e.name, w.endpoint, w.extra_info FROM webhook_event e
+		JOIN webhook_webhook w ON w.scope_type = ? AND w.scope_code = ? AND w.enable_webhook
+		WHERE e.code = ? AND EXISTS (SELECT 1 FROM webhook_subscription s WHERE s.scope_type = w.scope_type
+			AND s.scope_code = w.scope_code AND s.webhook_code = w.code AND s.event_code IN (?, ?))`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sel.Close()
+	ins, err := db.PrepareContext(ctx, "INSERT INTO webhook_history ("+historyColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ins.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	extra := `{"request":{"url":"` + url + `","method":"POST","headers":{"Content-Type":"application/json"},"json":` + string(benchBody) + `},"response":{"status_code":200,"headers":{"Content-Type":"application/json"},"body":"{\"message\": \"ok\"}"}}`
+	one := func() {
+		var name, endpoint string
+		var info []byte
+		if err := sel.QueryRowContext(ctx, "biz", "bench", "template_update", AllEvents, "template_update").Scan(&name, &endpoint, &info); err != nil {
+			b.Error(err)
+			return
+		}
+		start := time.Now()
+		req, _ := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(benchBody))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if _, err := ins.ExecContext(ctx, "hook", "template_update", time.Now().UTC(), true, resp.StatusCode, "0123456789abcdef0123456789abcdef",
+			"biz", "bench", extra, 1, time.Since(start).Microseconds(), nil, false); err != nil {
+			b.Error(err)
+		}
+	}
+	runLoop(b, false, one)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "broadcasts/s")
+}
+
+// BenchmarkBroadcastFloor runs the hand-written floor beside Broadcast and
+// the bare POST, one caller, on SQLite:
+//
+//	go test -run='^$' -bench=BroadcastFloor -benchtime=3s .
+func BenchmarkBroadcastFloor(b *testing.B) {
+	srv := fastReceiver(b)
+	b.Run("bare_net_http", func(b *testing.B) { bareLoop(b, srv.URL+"/hook", false) })
+	b.Run("floor_sqlite", func(b *testing.B) { floorLoop(b, newTestClient(b, sqliteTestDB(), Config{}), srv.URL+"/hook") })
+	b.Run("broadcast_sqlite", func(b *testing.B) {
+		broadcastLoop(b, newTestClient(b, sqliteTestDB(), Config{}), srv.URL+"/hook", false)
+	})
+}
