@@ -158,7 +158,7 @@ func NewHandler(client *webhook.Client, opts Options) (http.Handler, error) {
 	if _, err := rand.Read(h.csrfKey); err != nil {
 		return nil, fmt.Errorf("admin: generating the CSRF key: %w", err)
 	}
-	if h.pages, err = parseTemplates(h.funcs()); err != nil {
+	if h.pages, err = htmlview.ParseTemplates("admin", templateFS, h.funcs()); err != nil {
 		return nil, err
 	}
 	if h.css, err = fs.ReadFile(staticFS, "static/admin.css"); err != nil {

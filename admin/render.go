@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"github.com/scopehook/webhook/internal/htmlview"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -42,26 +40,6 @@ func navItems() []navItem {
 		{"scopes", "Scopes", "/scopes"},
 		{"instances", "Instances", "/instances"},
 	}
-}
-
-func parseTemplates(funcs template.FuncMap) (map[string]*template.Template, error) {
-	names, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	pages := map[string]*template.Template{}
-	for _, n := range names {
-		base := path.Base(n)
-		if base == "layout.html" {
-			continue
-		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
-		if err != nil {
-			return nil, fmt.Errorf("admin: parsing %s: %w", n, err)
-		}
-		pages[strings.TrimSuffix(base, ".html")] = t
-	}
-	return pages, nil
 }
 
 func (h *handler) funcs() template.FuncMap {

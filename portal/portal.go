@@ -263,7 +263,7 @@ func New(client *webhook.Client, opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	h.catalogs = map[string]map[string]string{English: catalogEN(), SimplifiedChinese: catalogZH()}
-	if h.pages, err = parseTemplates(h.funcs()); err != nil {
+	if h.pages, err = htmlview.ParseTemplates("portal", templateFS, h.funcs()); err != nil {
 		return nil, err
 	}
 	if h.css, err = fs.ReadFile(staticFS, "static/portal.css"); err != nil {

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -41,26 +39,6 @@ func (p page) Navigation() []navItem {
 		{"endpoints", p.T("nav.endpoints"), "/"},
 		{"deliveries", p.T("nav.deliveries"), "/deliveries"},
 	}
-}
-
-func parseTemplates(funcs template.FuncMap) (map[string]*template.Template, error) {
-	names, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	pages := map[string]*template.Template{}
-	for _, n := range names {
-		base := path.Base(n)
-		if base == "layout.html" {
-			continue
-		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
-		if err != nil {
-			return nil, fmt.Errorf("portal: parsing %s: %w", n, err)
-		}
-		pages[strings.TrimSuffix(base, ".html")] = t
-	}
-	return pages, nil
 }
 
 func (h *handler) funcs() template.FuncMap {

@@ -9,6 +9,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html/template"
+	"io/fs"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,4 +132,27 @@ func Dict(pairs ...any) (map[string]any, error) {
 		m[k] = pairs[i+1]
 	}
 	return m, nil
+}
+
+// ParseTemplates parses each page of fsys's templates/*.html together with
+// templates/layout.html, keyed by its name without ".html". pkg names the
+// package in errors.
+func ParseTemplates(pkg string, fsys fs.FS, funcs template.FuncMap) (map[string]*template.Template, error) {
+	names, err := fs.Glob(fsys, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(fsys, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: parsing %s: %w", pkg, n, err)
+		}
+		pages[strings.TrimSuffix(base, ".html")] = t
+	}
+	return pages, nil
 }
