@@ -502,7 +502,7 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 		row: historyRow{
 			WebhookCode: t.row.Code, EventCode: p.eventCode, DeliveryID: p.deliveryID,
 			ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,
-			CreatedAt: c.now().UTC(), Success: ar.Success, Attempt: attempt,
+			CreatedAt: c.now().UTC(), Success: ar.Success, Attempt: attempt, Queued: p.queued,
 		},
 	}
 	if ar.StatusCode == http.StatusTooManyRequests || ar.StatusCode == http.StatusServiceUnavailable {

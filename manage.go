@@ -184,12 +184,12 @@ func (c *Client) CreateWebhook(ctx context.Context, scope Scope, wh WebhookConfi
 		if err := recordScope(tx, scope.Type, scope.Code); err != nil {
 			return err
 		}
-		changes := diffWebhooks(&WebhookConfig{}, &wh, nil, sortedEvents(events))
-		if err := c.logChange(tx, opts, ChangeCreate, scope, wh.Code, changes); err != nil {
+		sorted := sortedEvents(events)
+		if err := c.logChange(tx, opts, ChangeCreate, scope, wh.Code, diffWebhooks(&WebhookConfig{}, &wh, nil, sorted)); err != nil {
 			return err
 		}
 		info = webhookInfoOf(&row, c.now())
-		info.Events, info.ETag = sortedEvents(events), webhookETag(&row, sortedEvents(events))
+		info.Events, info.ETag = sorted, webhookETag(&row, sorted)
 		return nil
 	})
 	return info, err
@@ -447,9 +447,11 @@ func (c *Client) lockWebhook(tx *gorm.DB, scope Scope, code string, opts ChangeO
 	if err != nil {
 		return nil, nil, err
 	}
-	if opts.IfMatch != "" && opts.IfMatch != "*" && opts.IfMatch != webhookETag(&row, events) {
-		return nil, nil, fmt.Errorf("%w: webhook %q of scope %s changed since it was read (ETag %s, now %s): read it again and reapply the change",
-			ErrPreconditionFailed, code, scope, opts.IfMatch, webhookETag(&row, events))
+	if opts.IfMatch != "" && opts.IfMatch != "*" {
+		if now := webhookETag(&row, events); opts.IfMatch != now {
+			return nil, nil, fmt.Errorf("%w: webhook %q of scope %s changed since it was read (ETag %s, now %s): read it again and reapply the change",
+				ErrPreconditionFailed, code, scope, opts.IfMatch, now)
+		}
 	}
 	return &row, events, nil
 }
@@ -467,7 +469,8 @@ func webhookEvents(db *gorm.DB, scope Scope, code string) ([]string, error) {
 	return events, nil
 }
 
-// checkEvents refuses event codes that are not synced.
+// checkEvents refuses event codes that are not synced (AllEvents is
+// always known); ApplyScopeSubscriptions and the one-webhook calls use it.
 func checkEvents(tx *gorm.DB, events []string) error {
 	want := map[string]bool{}
 	for _, e := range events {
@@ -486,7 +489,7 @@ func checkEvents(tx *gorm.DB, events []string) error {
 		delete(want, f)
 	}
 	if len(want) > 0 {
-		return fmt.Errorf("%w: unknown event %s: pick events from the catalog (Client.Events), or %q for all", ErrInvalidSubscription, quoteList(sortedKeys(want)), AllEvents)
+		return fmt.Errorf("%w: unknown event %s: sync the events first (Client.Events lists them), or use %q for all events", ErrInvalidSubscription, quoteList(sortedKeys(want)), AllEvents)
 	}
 	return nil
 }

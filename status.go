@@ -75,7 +75,7 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 			h.HistoryFailures += in.HistoryFailures
 		}
 	}
-	g, err := c.outboxGauges(ctx)
+	g, err := c.outboxGauges(ctx, false)
 	if err != nil {
 		return h, fmt.Errorf("webhook: reading the outbox: %w", err)
 	}

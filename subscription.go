@@ -57,18 +57,8 @@ func (c *Client) ApplyScopeSubscriptions(ctx context.Context, scopeType, scopeCo
 				return fmt.Errorf("%w: scope %s/%s has no webhook %s: apply the webhooks first", ErrInvalidSubscription, scopeType, scopeCode, quoteList(unknownWebhooks))
 			}
 		}
-		if len(eventSet) > 0 {
-			names := sortedKeys(eventSet)
-			var found []string
-			if err := tx.Model(&eventRow{}).Where("code IN ?", names).Pluck("code", &found).Error; err != nil {
-				return fmt.Errorf("webhook: loading events: %w", err)
-			}
-			for _, code := range found {
-				delete(eventSet, code)
-			}
-			if len(eventSet) > 0 {
-				return fmt.Errorf("%w: unknown event %s: sync the events first, or use %q for all events", ErrInvalidSubscription, quoteList(sortedKeys(eventSet)), AllEvents)
-			}
+		if err := checkEvents(tx, sortedKeys(eventSet)); err != nil {
+			return err
 		}
 		var existing []subscriptionRow
 		if err := tx.Where("scope_type = ? AND scope_code = ?", scopeType, scopeCode).Order("id").Find(&existing).Error; err != nil {

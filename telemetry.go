@@ -387,7 +387,7 @@ func (c *Client) observe() (func(), error) {
 	reg, err := t.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		g, err := c.outboxGauges(ctx)
+		g, err := c.outboxGauges(ctx, true)
 		if err != nil {
 			return err
 		}
@@ -404,14 +404,16 @@ func (c *Client) observe() (func(), error) {
 	return func() { _ = reg.Unregister() }, nil
 }
 
-// outboxGauges is what the gauges and Client.Health read of the outbox.
+// outboxGaugeValues are what the gauges and Client.Health read of the outbox.
 type outboxGaugeValues struct {
 	counts       map[string]int64 // pending and failed
 	oldestDue    time.Duration
 	openCircuits int64
 }
 
-func (c *Client) outboxGauges(ctx context.Context) (outboxGaugeValues, error) {
+// outboxGauges reads the outbox's counts and oldest due age, and the open
+// circuits' count when circuits is set (Health lists them itself).
+func (c *Client) outboxGauges(ctx context.Context, circuits bool) (outboxGaugeValues, error) {
 	v := outboxGaugeValues{counts: map[string]int64{StatusPending: 0, StatusFailed: 0}}
 	now := c.now().UTC()
 	var rows []struct {
@@ -433,6 +435,9 @@ func (c *Client) outboxGauges(ctx context.Context) (outboxGaugeValues, error) {
 	}
 	if len(oldest) == 1 {
 		v.oldestDue = max(now.Sub(oldest[0].NextAttemptAt), 0)
+	}
+	if !circuits {
+		return v, nil
 	}
 	if err := db.Model(&webhookRow{}).Where("circuit_open_until > ?", now).Count(&v.openCircuits).Error; err != nil {
 		return v, err

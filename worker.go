@@ -1124,7 +1124,6 @@ func (w *worker) send(j *job) (res *jobResult) {
 		res.outcome = outcomeAborted // the worker is stopping: not the endpoint's fault
 		return res
 	}
-	o.row.Queued = true
 	res.attempt, res.status = o, ar.StatusCode
 	switch {
 	case ar.Success:
