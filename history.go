@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/metric"
 	"gorm.io/gorm"
@@ -302,6 +304,12 @@ func (c *Client) insertHistory(ctx context.Context, rows []*historyRow) error {
 // insertHistoryOn is insertHistory on a given pool or transaction.
 func (c *Client) insertHistoryOn(ctx context.Context, pool gorm.ConnPool, rows []*historyRow) error {
 	pool = unprepared(pool)
+	if c.db.Dialector.Name() == dialectPostgres && len(rows) > 1 {
+		if _, err := pool.ExecContext(ctx, pgHistoryInsert, historyRecordset(rows)); err != nil {
+			return fmt.Errorf("webhook: recording %d history rows: %w", len(rows), err)
+		}
+		return nil
+	}
 	for len(rows) > 0 {
 		n := min(len(rows), historyBatchRows)
 		var sb strings.Builder
@@ -327,6 +335,105 @@ func (c *Client) insertHistoryOn(ctx context.Context, pool gorm.ConnPool, rows [
 	}
 	return nil
 }
+
+// pgHistoryInsert inserts the rows of a JSON array (historyRecordset) on
+// PostgreSQL: one parameter and one statement text whatever the number of
+// rows, which the driver prepares once per connection, where a multi-row
+// VALUES list is a new statement of 13 parameters a row for each size.
+const pgHistoryInsert = `INSERT INTO webhook_history (` + historyColumns + `)
+	SELECT ` + historyColumns + ` FROM json_to_recordset($1::json) AS r(webhook_code text, event_code text, created_at timestamptz,
+		success boolean, status_code integer, delivery_id text, scope_type text, scope_code text, extra_info jsonb,
+		attempt integer, duration_us bigint, error_message text, queued boolean)`
+
+// historyRecordset encodes rows as the JSON array pgHistoryInsert reads.
+// Times are in UTC to the microsecond, PostgreSQL's precision, as the
+// driver sends them.
+func historyRecordset(rows []*historyRow) string {
+	b := make([]byte, 0, len(rows)*(256+len(rows[0].ExtraInfo)))
+	b = append(b, '[')
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"webhook_code":`...)
+		b = appendJSONString(b, r.WebhookCode)
+		b = append(b, `,"event_code":`...)
+		b = appendJSONString(b, r.EventCode)
+		b = append(b, `,"created_at":"`...)
+		b = r.CreatedAt.UTC().Truncate(time.Microsecond).AppendFormat(b, "2006-01-02T15:04:05.999999Z07:00")
+		b = append(b, `","success":`...)
+		b = strconv.AppendBool(b, r.Success)
+		b = append(b, `,"status_code":`...)
+		if r.StatusCode != nil {
+			b = strconv.AppendInt(b, int64(*r.StatusCode), 10)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `,"delivery_id":`...)
+		b = appendJSONString(b, r.DeliveryID)
+		b = append(b, `,"scope_type":`...)
+		b = appendJSONString(b, r.ScopeType)
+		b = append(b, `,"scope_code":`...)
+		b = appendJSONString(b, r.ScopeCode)
+		b = append(b, `,"extra_info":`...)
+		if len(r.ExtraInfo) > 0 {
+			b = append(b, r.ExtraInfo...)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `,"attempt":`...)
+		b = strconv.AppendInt(b, int64(max(r.Attempt, 1)), 10)
+		b = append(b, `,"duration_us":`...)
+		if r.DurationUS != nil {
+			b = strconv.AppendInt(b, *r.DurationUS, 10)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `,"error_message":`...)
+		if r.ErrorMessage != nil {
+			b = appendJSONString(b, *r.ErrorMessage)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `,"queued":`...)
+		b = strconv.AppendBool(b, r.Queued)
+		b = append(b, '}')
+	}
+	return string(append(b, ']'))
+}
+
+// appendJSONString appends s to b as a JSON string. Invalid UTF-8 becomes
+// U+FFFD, as PostgreSQL would refuse it.
+func appendJSONString(b []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	return append(append(b, s[start:]...), '"')
+}
+
+const hexDigits = "0123456789abcdef"
 
 // redactLegacyHistory redacts the request headers of a history row written
 // by the Python package, which stored the Authorization header and the

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -116,4 +117,38 @@ func anyOfKeys(cols []string, keys [][]any) (string, []any) {
 		args = append(args, k...)
 	}
 	return sb.String(), args
+}
+
+// inIDs returns the condition that col is one of ids (with not: none of
+// them), and its arguments. ids are int64 values; there is at least one.
+// On PostgreSQL the ids travel as one array literal, so that the
+// statement's text does not change with their number: the driver prepares
+// each distinct text and keeps it, and a list of parameters would make
+// every batch size a statement of its own to parse and plan. Elsewhere it
+// is a list of parameters.
+func (c *Client) inIDs(col string, ids []any, not bool) (string, []any) {
+	if c.db.Dialector.Name() != dialectPostgres {
+		if not {
+			return col + " NOT IN (" + marks(len(ids)) + ")", ids
+		}
+		return col + " IN (" + marks(len(ids)) + ")", ids
+	}
+	b := make([]byte, 0, 2+len(ids)*8)
+	b = append(b, '{')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		switch v := id.(type) {
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		default:
+			b = fmt.Append(b, v)
+		}
+	}
+	b = append(b, '}')
+	if not {
+		return col + " <> ALL(CAST(? AS bigint[]))", []any{string(b)}
+	}
+	return col + " = ANY(CAST(? AS bigint[]))", []any{string(b)}
 }

@@ -7,6 +7,7 @@ var suite = []suiteTest{
 	{"BroadcastDeliveryIDFromExtraInfoGoesToEveryWebhook", testBroadcastDeliveryIDFromExtraInfoGoesToEveryWebhook},
 	{"BroadcastResolution", testBroadcastResolution},
 	{"BroadcastHistory", testBroadcastHistory},
+	{"HistoryBatchInsertKeepsEveryValue", testHistoryBatchInsertKeepsEveryValue},
 	{"BroadcastFormEncodingKeepsNestedValues", testBroadcastFormEncodingKeepsNestedValues},
 	{"BroadcastSendsInParallel", testBroadcastSendsInParallel},
 	{"ApplyScopeWebhooksRoundTripChangesNothing", testApplyScopeWebhooksRoundTripChangesNothing},

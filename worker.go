@@ -681,8 +681,9 @@ func (w *worker) transact(batch []*jobResult, give []*job, known []any, plan cla
 			for i, j := range give {
 				ids[i] = j.row.ID
 			}
+			in, inArgs := c.inIDs("id", ids, false)
 			if _, err := unprepared(pool).ExecContext(ctx, c.ph.rebind(`UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL
-				WHERE lease_owner = ? AND id IN (`+marks(len(ids))+`)`), append([]any{w.owner}, ids...)...); err != nil {
+				WHERE lease_owner = ? AND `+in), append([]any{w.owner}, inArgs...)...); err != nil {
 				return fmt.Errorf("webhook: releasing deliveries: %w", err)
 			}
 		}
@@ -732,10 +733,13 @@ func (w *worker) knownIDs(give []*job) []any {
 func (w *worker) releaseUnknown(ctx context.Context, pool gorm.ConnPool, known []any) error {
 	c := w.c
 	q := `UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL WHERE status = ? AND lease_owner = ?`
+	args := []any{StatusPending, w.owner}
 	if len(known) > 0 {
-		q += ` AND id NOT IN (` + marks(len(known)) + `)`
+		in, inArgs := c.inIDs("id", known, true)
+		q += ` AND ` + in
+		args = append(args, inArgs...)
 	}
-	res, err := unprepared(pool).ExecContext(ctx, c.ph.rebind(q), append([]any{StatusPending, w.owner}, known...)...)
+	res, err := unprepared(pool).ExecContext(ctx, c.ph.rebind(q), args...)
 	if err != nil {
 		return fmt.Errorf("webhook: releasing deliveries of a claim whose answer was lost: %w", err)
 	}
@@ -892,13 +896,13 @@ func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, plan claimPlan) 
 			for i, id := range probes {
 				ids[i] = id
 			}
-			filter := "w.id IN (" + marks(len(ids)) + ")"
-			got, err := w.claimRows(ctx, pool, now, filter, ids, true, 1, len(ids))
+			filter, ids := c.inIDs("w.id", ids, false)
+			got, err := w.claimRows(ctx, pool, now, filter, ids, true, 1, len(probes))
 			if err != nil {
 				return nil, false, err
 			}
-			if len(got) < len(ids) {
-				more, err := w.claimRows(ctx, pool, now, filter, ids, false, 1, len(ids)-len(got))
+			if len(got) < len(probes) {
+				more, err := w.claimRows(ctx, pool, now, filter, ids, false, 1, len(probes)-len(got))
 				if err != nil {
 					return nil, false, err
 				}
@@ -918,8 +922,9 @@ func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, plan claimPlan) 
 	if plan.fair > 0 {
 		filter, args := base, []any{true}
 		if len(plan.full) > 0 {
-			filter += " AND w.id NOT IN (" + marks(len(plan.full)) + ")"
-			args = append(args, plan.full...)
+			in, inArgs := c.inIDs("w.id", plan.full, true)
+			filter += " AND " + in
+			args = append(args, inArgs...)
 		}
 		n := plan.fair
 		if w.cache.ordered {
@@ -942,8 +947,8 @@ func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, plan claimPlan) 
 		}
 	}
 	if plan.bulkN > 0 {
-		filter := base + " AND w.id IN (" + marks(len(plan.bulk)) + ")"
-		got, err := w.claimRows(ctx, pool, now, filter, append([]any{true}, plan.bulk...), false, c.cfg.ClaimBatch, plan.bulkN)
+		in, inArgs := c.inIDs("w.id", plan.bulk, false)
+		got, err := w.claimRows(ctx, pool, now, base+" AND "+in, append([]any{true}, inArgs...), false, c.cfg.ClaimBatch, plan.bulkN)
 		if err != nil {
 			return nil, false, err
 		}
@@ -1204,24 +1209,27 @@ func (w *worker) writeOutcomes(ctx context.Context, pool gorm.ConnPool, batch []
 		return healthEvents{}, err
 	}
 	for status, ids := range succeeded {
+		in, inArgs := c.inIDs("id", ids, false)
 		err := exec(`UPDATE webhook_delivery SET status = ?, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL,
-				last_status_code = ?, last_error = NULL, finished_at = ?, next_attempt_at = ? WHERE lease_owner = ? AND id IN (`+marks(len(ids))+`)`,
-			append([]any{StatusSucceeded, nullInt(status), now, now, w.owner}, ids...)...)
+				last_status_code = ?, last_error = NULL, finished_at = ?, next_attempt_at = ? WHERE lease_owner = ? AND `+in,
+			append([]any{StatusSucceeded, nullInt(status), now, now, w.owner}, inArgs...)...)
 		if err != nil {
 			return healthEvents{}, fmt.Errorf("webhook: recording %d successful deliveries: %w", len(ids), err)
 		}
 	}
 	if len(cancelled) > 0 {
+		in, inArgs := c.inIDs("id", cancelled, false)
 		err := exec(`UPDATE webhook_delivery SET status = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, finished_at = ?, next_attempt_at = ?
-			WHERE lease_owner = ? AND id IN (`+marks(len(cancelled))+`)`,
-			append([]any{StatusCancelled, "the webhook was deleted or disabled before the delivery", now, now, w.owner}, cancelled...)...)
+			WHERE lease_owner = ? AND `+in,
+			append([]any{StatusCancelled, "the webhook was deleted or disabled before the delivery", now, now, w.owner}, inArgs...)...)
 		if err != nil {
 			return healthEvents{}, fmt.Errorf("webhook: recording cancelled deliveries: %w", err)
 		}
 	}
 	if len(aborted) > 0 {
-		if err := exec(`UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND id IN (`+marks(len(aborted))+`)`,
-			append([]any{w.owner}, aborted...)...); err != nil {
+		in, inArgs := c.inIDs("id", aborted, false)
+		if err := exec(`UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND `+in,
+			append([]any{w.owner}, inArgs...)...); err != nil {
 			return healthEvents{}, fmt.Errorf("webhook: releasing deliveries: %w", err)
 		}
 	}

@@ -1,0 +1,64 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// testHistoryBatchInsertKeepsEveryValue writes history rows in one batch
+// (on PostgreSQL one JSON recordset, elsewhere a multi-row VALUES list)
+// with the awkward values an endpoint or an error can produce, and reads
+// them back: each must come back as written, NULLs as NULLs.
+func testHistoryBatchInsertKeepsEveryValue(t *testing.T, tdb *testDB) {
+	c := newTestClient(t, tdb, Config{})
+	ctx := context.Background()
+	code, dur := 503, int64(1234567)
+	msg := "quote \" backslash \\ newline \n tab \t nul-free control \x01 unicode é 中文 emoji 🎉 invalid \xff end"
+	at := time.Date(2026, 12, 1, 21, 0, 0, 123456789, time.UTC)
+	rows := []*historyRow{
+		{WebhookCode: "h\"1", EventCode: "e\\1", CreatedAt: at, Success: false, StatusCode: &code, DeliveryID: "d-1",
+			ScopeType: "biz", ScopeCode: "s</script>", ExtraInfo: jsonText(`{"request":{"url":"http://x/?a=1&b=<2>","json":{"k":"v \" \\ \u00e9"}},"response":{"status_code":503,"body":"down\n"}}`),
+			Attempt: 3, DurationUS: &dur, ErrorMessage: &msg, Queued: true},
+		{WebhookCode: "h2", EventCode: "e2", CreatedAt: at.Add(time.Second), Success: true, DeliveryID: "d-2",
+			ScopeType: "biz", ScopeCode: "s2"},
+	}
+	if err := c.insertHistoryOn(ctx, c.db.Statement.ConnPool, rows); err != nil {
+		t.Fatal(err)
+	}
+	var got []historyRow
+	if err := c.db.Order("delivery_id").Find(&got).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d rows, want 2", len(got))
+	}
+	a, b := got[0], got[1]
+	wantMsg := "quote \" backslash \\ newline \n tab \t nul-free control \x01 unicode é 中文 emoji 🎉 invalid \uFFFD end"
+	if a.WebhookCode != "h\"1" || a.EventCode != "e\\1" || a.ScopeCode != "s</script>" || a.Success || a.StatusCode == nil || *a.StatusCode != 503 ||
+		a.Attempt != 3 || a.DurationUS == nil || *a.DurationUS != dur || a.ErrorMessage == nil || !a.Queued {
+		t.Errorf("first row = %+v", a)
+	}
+	if a.ErrorMessage != nil && *a.ErrorMessage != wantMsg && *a.ErrorMessage != msg {
+		t.Errorf("error message = %q, want %q", *a.ErrorMessage, wantMsg)
+	}
+	if !a.CreatedAt.Equal(at.Truncate(time.Microsecond)) && !a.CreatedAt.Equal(at) {
+		t.Errorf("created_at = %v, want %v", a.CreatedAt, at)
+	}
+	var extra struct {
+		Request struct {
+			URL  string            `json:"url"`
+			JSON map[string]string `json:"json"`
+		} `json:"request"`
+		Response struct {
+			Body string `json:"body"`
+		} `json:"response"`
+	}
+	if err := json.Unmarshal(a.ExtraInfo, &extra); err != nil || extra.Request.URL != "http://x/?a=1&b=<2>" || extra.Request.JSON["k"] != "v \" \\ é" || extra.Response.Body != "down\n" {
+		t.Errorf("extra_info = %s (%v)", a.ExtraInfo, err)
+	}
+	if b.StatusCode != nil || b.DurationUS != nil || b.ErrorMessage != nil || len(b.ExtraInfo) != 0 && string(b.ExtraInfo) != "null" || b.Attempt != 1 || !b.Success || b.Queued {
+		t.Errorf("second row = %+v (extra %q)", b, b.ExtraInfo)
+	}
+}
