@@ -1,0 +1,178 @@
+package webhook
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// seedBacklog subscribes one webhook of url to every event and writes n
+// pending deliveries for it, in bulk: what n Enqueue calls would write.
+func seedBacklog(b *testing.B, c *Client, url string, n int) {
+	b.Helper()
+	ctx := context.Background()
+	mustSync(b, c, twoEvents)
+	if err := c.ApplyScopeWebhooks(ctx, "biz", "bench", []WebhookConfig{{
+		Code: "hook", Name: "hook", Endpoint: url, Auth: &Auth{Type: "bearer", Token: "bench-token"},
+	}}); err != nil {
+		b.Fatal(err)
+	}
+	if err := c.ApplyScopeSubscriptions(ctx, "biz", "bench", map[string][]string{"hook": {AllEvents}}); err != nil {
+		b.Fatal(err)
+	}
+	ev, err := c.Event(ctx, "template_update")
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload, _ := eventPayloadJSON(ev, map[string]any{"template_id": "t-1234", "operator": "alice"})
+	now := c.now().UTC()
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = []any{newDeliveryID(), "template_update", "biz", "bench", "hook", string(payload), StatusPending, 0, now, now, nil}
+	}
+	if err := c.insertDeliveries(ctx, c.db.Statement.ConnPool, rows); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// drainFloor is the hand-written floor of the backlog drain: the database
+// work of a durable drain with nothing else, on database/sql with the
+// library's tables and indexes. 32 goroutines POST the payloads; one
+// writer, in one transaction at a time, records the finished ones (a
+// multi-row INSERT of history-sized rows and one UPDATE marking them
+// succeeded) and leases the next batch (UPDATE … RETURNING). No retries,
+// no fairness between webhooks, no signatures, credentials or hooks.
+func drainFloor(b *testing.B, c *Client, url string) {
+	ctx := context.Background()
+	seedBacklog(b, c, url, b.N)
+	db, err := c.DB().DB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rebind := c.ph.rebind
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}
+	type job struct {
+		id               int64
+		deliveryID, body string
+	}
+	type done struct {
+		job    job
+		status int
+		us     int64
+	}
+	jobs := make(chan job, 4*DefaultClaimBatch)
+	results := make(chan done, 4*DefaultClaimBatch)
+	var wg sync.WaitGroup
+	for range DefaultWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				start := time.Now()
+				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(j.body))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				results <- done{j, resp.StatusCode, time.Since(start).Microseconds()}
+			}
+		}()
+	}
+	extra := `{"request":{"url":"` + url + `","method":"POST","headers":{"Authorization":"Bearer ***","Content-Type":"application/json"},"json":` +
+		string(benchBody) + `},"response":{"status_code":200,"headers":{"Content-Type":"application/json"},"body":"{\"message\": \"ok\"}"}}`
+	claimQ := rebind(`UPDATE webhook_delivery SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM webhook_delivery
+		WHERE scope_type = ? AND scope_code = ? AND webhook_code = ? AND status = ? AND next_attempt_at <= ? AND lease_owner IS NULL
+		ORDER BY next_attempt_at, id LIMIT ?) RETURNING id, delivery_id, payload`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	left, queued := b.N, 0
+	var finished []done
+	for left > 0 {
+		if len(finished) == 0 && queued >= DefaultClaimBatch || queued == left {
+			finished = append(finished, <-results) // nothing else to do: wait
+		}
+	more:
+		for {
+			select {
+			case r := <-results:
+				finished = append(finished, r)
+			default:
+				break more
+			}
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(finished) > 0 {
+			now := time.Now().UTC()
+			var ins strings.Builder
+			ins.WriteString("INSERT INTO webhook_history (" + historyColumns + ") VALUES ")
+			args := make([]any, 0, 13*len(finished))
+			ids := make([]any, 0, len(finished)+3)
+			ids = append(ids, StatusSucceeded, now, now)
+			for i, r := range finished {
+				if i > 0 {
+					ins.WriteByte(',')
+				}
+				ins.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?)")
+				args = append(args, "hook", "template_update", now, true, r.status, r.job.deliveryID, "biz", "bench", extra, 1, r.us, nil, true)
+				ids = append(ids, r.job.id)
+			}
+			if _, err := tx.ExecContext(ctx, rebind(ins.String()), args...); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, rebind(`UPDATE webhook_delivery SET status = ?, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL,
+				last_status_code = 200, finished_at = ?, next_attempt_at = ? WHERE id IN (`+marks(len(finished))+`)`), ids...); err != nil {
+				b.Fatal(err)
+			}
+			left -= len(finished)
+			queued -= len(finished)
+			finished = finished[:0]
+		}
+		var claimed []job
+		if want := min(DefaultClaimBatch, left-queued); want > 0 && queued < DefaultClaimBatch {
+			now := time.Now().UTC()
+			rows, err := tx.QueryContext(ctx, claimQ, "floor", now.Add(time.Minute), "biz", "bench", "hook", StatusPending, now, want)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for rows.Next() {
+				var j job
+				var payload []byte
+				if err := rows.Scan(&j.id, &j.deliveryID, &payload); err != nil {
+					b.Fatal(err)
+				}
+				j.body = `{"event":` + string(payload) + `,"delivery_id":"` + j.deliveryID + `"}`
+				claimed = append(claimed, j)
+			}
+			if err := rows.Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		queued += len(claimed)
+		for _, j := range claimed {
+			jobs <- j
+		}
+	}
+	b.StopTimer()
+	close(jobs)
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	client.CloseIdleConnections()
+	var ok int64
+	if err := db.QueryRowContext(ctx, rebind("SELECT COUNT(*) FROM webhook_delivery WHERE status = ?"), StatusSucceeded).Scan(&ok); err != nil || ok != int64(b.N) {
+		b.Fatalf("%d succeeded deliveries for %d (%v)", ok, b.N, err)
+	}
+}
