@@ -435,11 +435,7 @@ func (w *worker) run() bool {
 				w.pause(min(c.cfg.PollInterval<<min(failures, 6), 5*time.Second))
 				continue
 			}
-			for _, id := range ev.opened {
-				w.giveBackLane(id)
-				w.cache.openCircuit = true // probe it without waiting for the cache
-			}
-			w.accept(jobs)
+			w.accept(jobs, ev.opened)
 			busy := more || len(w.pending) > 0 || len(w.giveBack) > 0
 			w.mu.Unlock()
 			if failures > 0 {
@@ -544,8 +540,10 @@ func (w *worker) forgetIdleLanes() {
 	}
 }
 
-// accept queues claimed jobs in their lanes.
-func (w *worker) accept(jobs []*job) {
+// accept queues claimed jobs in their lanes, gives back those of the
+// webhooks whose circuit opened (a claim beside the transaction that
+// opened one may have taken some), and starts what can start.
+func (w *worker) accept(jobs []*job, opened []int64) {
 	c := w.c
 	for _, j := range jobs {
 		if j.target == nil {
@@ -573,6 +571,10 @@ func (w *worker) accept(jobs []*job) {
 		}
 		l.queue = append(l.queue, j)
 		w.queued++
+	}
+	for _, id := range opened {
+		w.giveBackLane(id)
+		w.cache.openCircuit = true // probe it without waiting for the cache
 	}
 	w.dispatch()
 }
@@ -660,41 +662,27 @@ func (w *worker) dropQueued() {
 }
 
 // transact writes the outcomes of batch, releases give, and claims what
-// plan says, in one transaction. known, set after a failed write, lists the
+// plan says, in one transaction, or on PostgreSQL, when it is safe, in two
+// at once (see apart). known, set after a failed write, lists the
 // deliveries the worker holds. more reports that a claim got all it asked
 // for: more may be due.
 func (w *worker) transact(batch []*jobResult, give []*job, known []any, plan claimPlan) (jobs []*job, more bool, ev healthEvents, err error) {
 	c := w.c
 	ctx, cancel := context.WithTimeout(w.dbctx, w.dbTimeout())
 	defer cancel()
+	if w.apart(batch, give, plan) {
+		return w.transactApart(ctx, batch, give, plan)
+	}
 	defer c.lockWrites()()
 	err = c.transaction(ctx, func(tx *gorm.DB) error {
 		jobs, more, ev = nil, false, healthEvents{}
 		pool := tx.Statement.ConnPool
-		if w.rewrite {
-			if err := w.releaseUnknown(ctx, pool, known); err != nil {
-				return err
-			}
-		}
-		if len(give) > 0 {
-			ids := make([]any, len(give))
-			for i, j := range give {
-				ids[i] = j.row.ID
-			}
-			in, inArgs := c.inIDs("id", ids, false)
-			if _, err := unprepared(pool).ExecContext(ctx, c.ph.rebind(`UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL
-				WHERE lease_owner = ? AND `+in), append([]any{w.owner}, inArgs...)...); err != nil {
-				return fmt.Errorf("webhook: releasing deliveries: %w", err)
-			}
-		}
 		var err error
-		if len(batch) > 0 {
-			if ev, err = w.writeOutcomes(ctx, pool, batch); err != nil {
-				return err
-			}
+		if ev, err = w.record(ctx, pool, batch, give, known); err != nil {
+			return err
 		}
 		if plan.any() {
-			jobs, more, err = w.claim(ctx, pool, plan)
+			jobs, more, err = w.claim(ctx, pool, plan, true)
 		}
 		return err
 	})
@@ -702,6 +690,82 @@ func (w *worker) transact(batch []*jobResult, give []*job, known []any, plan cla
 		return nil, false, healthEvents{}, err
 	}
 	return jobs, more, ev, nil
+}
+
+// apart reports whether the outcomes and the claim go in two transactions
+// at once, each on its own connection: on PostgreSQL, when there is both
+// to write and to claim, the last write did not fail (releaseUnknown, which
+// then runs first, must not see a claim under way) and no circuit is open
+// (a probe's lock on its webhook row could wait on the outcomes'
+// transaction, which may wait on it). Running them side by side makes an
+// iteration as long as the longer of the two instead of their sum; the
+// claim never picks a delivery the outcomes touch, which are leased to
+// this instance until they commit.
+func (w *worker) apart(batch []*jobResult, give []*job, plan claimPlan) bool {
+	return w.c.db.Dialector.Name() == dialectPostgres && !w.rewrite && !w.cache.openCircuit &&
+		plan.any() && (len(batch) > 0 || len(give) > 0)
+}
+
+func (w *worker) transactApart(ctx context.Context, batch []*jobResult, give []*job, plan claimPlan) ([]*job, bool, healthEvents, error) {
+	c := w.c
+	var (
+		jobs     []*job
+		more     bool
+		claimErr error
+		wg       sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		claimErr = c.transaction(ctx, func(tx *gorm.DB) error {
+			var err error
+			jobs, more, err = w.claim(ctx, tx.Statement.ConnPool, plan, false)
+			return err
+		})
+	}()
+	var ev healthEvents
+	err := c.transaction(ctx, func(tx *gorm.DB) error {
+		var err error
+		ev, err = w.record(ctx, tx.Statement.ConnPool, batch, give, nil)
+		return err
+	})
+	wg.Wait()
+	if err == nil {
+		err = claimErr
+	}
+	if err != nil {
+		// The write may have committed, or the claim: the next write checks
+		// for its rows first and releases the leases it does not know of.
+		return nil, false, healthEvents{}, err
+	}
+	return jobs, more, ev, nil
+}
+
+// record releases give and writes the outcomes of batch, in tx (pool):
+// after a failed write (w.rewrite), first releasing the leases of this
+// instance that it does not know of (known lists those it does).
+func (w *worker) record(ctx context.Context, pool gorm.ConnPool, batch []*jobResult, give []*job, known []any) (healthEvents, error) {
+	c := w.c
+	if w.rewrite {
+		if err := w.releaseUnknown(ctx, pool, known); err != nil {
+			return healthEvents{}, err
+		}
+	}
+	if len(give) > 0 {
+		ids := make([]any, len(give))
+		for i, j := range give {
+			ids[i] = j.row.ID
+		}
+		in, inArgs := c.inIDs("id", ids, false)
+		if _, err := unprepared(pool).ExecContext(ctx, c.ph.rebind(`UPDATE webhook_delivery SET lease_owner = NULL, lease_until = NULL
+			WHERE lease_owner = ? AND `+in), append([]any{w.owner}, inArgs...)...); err != nil {
+			return healthEvents{}, fmt.Errorf("webhook: releasing deliveries: %w", err)
+		}
+	}
+	if len(batch) == 0 {
+		return healthEvents{}, nil
+	}
+	return w.writeOutcomes(ctx, pool, batch)
 }
 
 // knownIDs lists the deliveries the worker holds: in flight, queued, with
@@ -862,9 +926,9 @@ type claimCache struct {
 }
 
 // claim leases due deliveries as plan says, fairly across webhooks, and
-// loads their webhooks. First it takes the probes of circuits due for one,
-// then the heads of ordered webhooks.
-func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, plan claimPlan) ([]*job, bool, error) {
+// loads their webhooks. First it takes the probes of circuits due for one
+// (unless probes is false), then the heads of ordered webhooks.
+func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, plan claimPlan, probes bool) ([]*job, bool, error) {
 	c := w.c
 	now := c.now().UTC()
 	var jobs []*job
@@ -880,7 +944,7 @@ func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, plan claimPlan) 
 
 	// Half-open circuits with a delivery to probe: take the probe (so that
 	// no other instance probes too) and claim that one delivery.
-	if w.cache.openCircuit {
+	if w.cache.openCircuit && probes {
 		probeQ := `UPDATE webhook_webhook SET circuit_open_until = ?
 			WHERE circuit_open_until IS NOT NULL AND circuit_open_until <= ? AND enable_webhook = ?
 			AND EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.scope_type = webhook_webhook.scope_type AND d.scope_code = webhook_webhook.scope_code
