@@ -73,7 +73,7 @@ func (c *Client) Enqueue(ctx context.Context, eventCode string, scopes []Scope, 
 	unlock := c.lockWrites()
 	ids, err := c.enqueue(ctx, c.db, eventCode, scopes, extraInfo)
 	unlock()
-	c.endEnqueueSpan(span, ids, err)
+	c.endEnqueueSpan(span, len(ids), err)
 	if err == nil && len(ids) > 0 {
 		c.wakeWorker()
 	}
@@ -91,7 +91,7 @@ func (c *Client) EnqueueTx(ctx context.Context, tx *gorm.DB, eventCode string, s
 	}
 	ctx, span := c.startEnqueueSpan(ctx, "webhook.EnqueueTx", eventCode, scopes)
 	ids, err := c.enqueue(ctx, tx, eventCode, scopes, extraInfo)
-	c.endEnqueueSpan(span, ids, err)
+	c.endEnqueueSpan(span, len(ids), err)
 	return ids, err
 }
 
@@ -105,7 +105,8 @@ func (c *Client) startEnqueueSpan(ctx context.Context, name, eventCode string, s
 	return ctx, span
 }
 
-func (c *Client) endEnqueueSpan(span trace.Span, ids []string, err error) {
+// endEnqueueSpan ends the span of an Enqueue call that wrote n deliveries.
+func (c *Client) endEnqueueSpan(span trace.Span, n int, err error) {
 	if !span.IsRecording() {
 		span.End()
 		return
@@ -114,7 +115,7 @@ func (c *Client) endEnqueueSpan(span trace.Span, ids []string, err error) {
 		span.SetStatus(codes.Error, err.Error())
 		span.SetAttributes(attrErrorType.String(errorClass(err)))
 	}
-	span.SetAttributes(attrDeliveries.Int(len(ids)))
+	span.SetAttributes(attrDeliveries.Int(n))
 	span.End()
 }
 
@@ -169,10 +170,13 @@ func (c *Client) enqueue(ctx context.Context, db *gorm.DB, eventCode string, sco
 // deliveryInsertColumns are the columns insertDeliveries writes, in order.
 const deliveryInsertColumns = "delivery_id, event_code, scope_type, scope_code, webhook_code, payload, status, attempts, next_attempt_at, created_at, trace_parent"
 
+// deliveriesPerInsert is the number of rows of one INSERT of
+// insertDeliveries (11 parameters each).
+const deliveriesPerInsert = 500
+
 func (c *Client) insertDeliveries(ctx context.Context, pool gorm.ConnPool, rows [][]any) error {
-	const perStatement = 500 // 11 parameters each
 	for len(rows) > 0 {
-		n := min(len(rows), perStatement)
+		n := min(len(rows), deliveriesPerInsert)
 		var sb strings.Builder
 		sb.WriteString("INSERT INTO webhook_delivery (" + deliveryInsertColumns + ") VALUES ")
 		args := make([]any, 0, n*11)

@@ -93,4 +93,9 @@ var suite = []suiteTest{
 	{"SuccessAfterRetryResetsHealth", testSuccessAfterRetryResetsHealth},
 	{"InstancesAndStartOnABadDatabase", testInstancesAndStartOnABadDatabase},
 	{"StoredSettingsAgreeWithSending", testStoredSettingsAgreeWithSending},
+	{"EnqueueManyWritesWhatALoopOfEnqueueTxWrites", testEnqueueManyWritesWhatALoopOfEnqueueTxWrites},
+	{"EnqueueManyIsAllOrNothing", testEnqueueManyIsAllOrNothing},
+	{"EnqueueManyTxRollbackDiscardsAll", testEnqueueManyTxRollbackDiscardsAll},
+	{"EnqueueManyLargeBatch", testEnqueueManyLargeBatch},
+	{"EnqueueManyIsDelivered", testEnqueueManyIsDelivered},
 }

@@ -119,7 +119,7 @@ func newTelemetry(mp metric.MeterProvider, tp trace.TracerProvider, detailed boo
 		metric.WithDescription("Duration of Broadcast calls, history included."), metric.WithExplicitBucketBoundaries(durationBuckets...))
 	add(err)
 	t.enqueued, err = m.Int64Counter("webhook.enqueued", metric.WithUnit("{delivery}"),
-		metric.WithDescription("Deliveries written to the outbox by Enqueue, EnqueueTx and Redeliver."))
+		metric.WithDescription("Deliveries written to the outbox by Enqueue, EnqueueTx, EnqueueMany, EnqueueManyTx and Redeliver."))
 	add(err)
 	t.circuitChanges, err = m.Int64Counter("webhook.circuit.changes", metric.WithUnit("{change}"),
 		metric.WithDescription("Circuit breakers that opened or closed, by new state."))
