@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: test test-sqlite test-e2e screenshots race lint fuzz bench bench-faults quickstart check
+.PHONY: test test-sqlite test-e2e screenshots race lint fuzz bench bench-faults bench-river quickstart check
 
 # The admin UI's and the portal's browser tests (chromedp) live in modules
 # of their own so that chromedp stays out of the library's go.mod; they use
@@ -21,14 +21,20 @@ OTEL_DIR := examples/observability
 # validator stays out of the library's go.mod; it uses SQLite only.
 API_DIR := api/openapitest
 API_TEST = cd $(API_DIR) && $(GO) test -race -count=1 ./...
+# The comparison with River (enqueue and drain on PostgreSQL) is a module of
+# its own too, so that River stays out of the library's go.mod; make test
+# runs its benchmarks once each, in a short form (docs/bench-river.md).
+RIVER_DIR := bench/river
+RIVER_SHORT = cd $(CURDIR)/$(RIVER_DIR) && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./...
 
 ## test: the whole suite with the race detector on SQLite and on a throw-away
 ## PostgreSQL server (the README's test command), the telemetry tests
 ## (module examples/observability), the API's OpenAPI conformance test
-## (module api/openapitest), then the admin UI's and the portal's
-## end-to-end browser tests (modules admin/e2e, portal/e2e).
+## (module api/openapitest), the River comparison once in a short form
+## (module bench/river), then the admin UI's and the portal's end-to-end
+## browser tests (modules admin/e2e, portal/e2e).
 test:
-	scripts/with-postgres.sh sh -c '$(GO) test -race -count=1 ./... && cd $(OTEL_DIR) && $(GO) test -race -count=1 ./...'
+	scripts/with-postgres.sh sh -c '$(GO) test -race -count=1 ./... && cd $(OTEL_DIR) && $(GO) test -race -count=1 ./... && $(RIVER_SHORT)'
 	$(API_TEST)
 	$(E2E_TEST)
 	$(PORTAL_E2E_TEST)
@@ -37,6 +43,7 @@ test:
 ## OpenAPI conformance test and the end-to-end browser tests.
 test-sqlite:
 	$(GO) test -race -count=1 ./...
+	cd $(RIVER_DIR) && $(GO) vet ./...
 	cd $(OTEL_DIR) && $(GO) test -race -count=1 ./...
 	$(API_TEST)
 	$(E2E_TEST)
@@ -67,8 +74,9 @@ lint:
 	cd $(PORTAL_E2E_DIR) && $(GO) vet ./...
 	cd $(OTEL_DIR) && $(GO) vet ./...
 	cd $(API_DIR) && $(GO) vet ./...
+	cd $(RIVER_DIR) && $(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...) && (cd $(PORTAL_E2E_DIR) && staticcheck ./...) && (cd $(OTEL_DIR) && staticcheck ./...) && (cd $(API_DIR) && staticcheck ./...); fi
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && (cd $(E2E_DIR) && staticcheck ./...) && (cd $(PORTAL_E2E_DIR) && staticcheck ./...) && (cd $(OTEL_DIR) && staticcheck ./...) && (cd $(API_DIR) && staticcheck ./...) && (cd $(RIVER_DIR) && staticcheck ./...); fi
 
 ## fuzz: run every fuzz target (root package, signature/, internal/strictyaml) for FUZZTIME each.
 FUZZ_PKGS := . ./signature ./internal/strictyaml
@@ -90,6 +98,11 @@ bench:
 OUTAGE ?= 1m
 bench-faults:
 	PG_FSYNC=on WEBHOOK_BENCH_OUTAGE=$(OUTAGE) scripts/with-postgres.sh $(GO) test -run='^$$' -bench='NoisyNeighbour|EndpointOutage' -benchtime=1x -timeout=90m .
+
+## bench-river: the outbox beside River on PostgreSQL: enqueue 20,000, drain
+## 30,000 to a fast receiver, and one against two instances with a 5 ms one.
+bench-river:
+	PG_FSYNC=on scripts/with-postgres.sh sh -c 'cd $(RIVER_DIR) && $(GO) test -run=^$$ -bench=EnqueueBatch -benchtime=3x -v && $(GO) test -run=^$$ -bench=DrainVsRiver -benchtime=30000x -timeout=30m -v'
 
 ## quickstart: the quick start on SQLite.
 quickstart:

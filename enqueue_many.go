@@ -346,7 +346,7 @@ func (c *Client) resolveMany(ctx context.Context, pool gorm.ConnPool, codes []st
 	}
 	const eventSQL = "SELECT code, name, description, info FROM webhook_event WHERE code "
 	if pg {
-		if err := scan(eventSQL+"= ANY(?::text[])", []any{codes}, scanEvent); err != nil {
+		if err := scan(eventSQL+"= ANY(?::text[])", []any{pgTextArray(codes)}, scanEvent); err != nil {
 			return nil, nil, fmt.Errorf("webhook: resolving %d events: %w", len(codes), err)
 		}
 	} else {
@@ -389,7 +389,7 @@ func (c *Client) resolveMany(ctx context.Context, pool gorm.ConnPool, codes []st
 			types[i], codesOfScopes[i] = s.Type, s.Code
 		}
 		q := cols + "unnest(?::text[], ?::text[]) AS k(t, c)" + join + " WHERE s.event_code = ANY(?::text[])"
-		if err := scan(q, []any{types, codesOfScopes, true, append([]string{AllEvents}, codes...)}, scanHook); err != nil {
+		if err := scan(q, []any{pgTextArray(types), pgTextArray(codesOfScopes), true, pgTextArray(append([]string{AllEvents}, codes...))}, scanHook); err != nil {
 			return nil, nil, fmt.Errorf("webhook: resolving the webhooks of %d scopes: %w", len(scopes), err)
 		}
 		return evs, hooks, nil
@@ -450,7 +450,8 @@ func (c *Client) insertBatch(ctx context.Context, db *gorm.DB, b *enqueueBatch, 
 	pool := db.Statement.ConnPool
 	if c.db.Dialector.Name() == dialectPostgres {
 		if _, err := pool.ExecContext(ctx, insertBatchPostgres,
-			b.deliveryID, b.event, b.scopeType, b.scopeCode, b.hook, b.payload, StatusPending, now, tp); err != nil {
+			pgTextArray(b.deliveryID), pgTextArray(b.event), pgTextArray(b.scopeType), pgTextArray(b.scopeCode), pgTextArray(b.hook), pgTextArray(b.payload),
+			StatusPending, now, tp); err != nil {
 			return fmt.Errorf("webhook: enqueueing %d deliveries: %w", b.rows(), err)
 		}
 		return nil

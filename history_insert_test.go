@@ -62,3 +62,31 @@ func testHistoryBatchInsertKeepsEveryValue(t *testing.T, tdb *testDB) {
 		t.Errorf("second row = %+v (extra %q)", b, b.ExtraInfo)
 	}
 }
+
+// TestPostgresArrayLiterals sends awkward text and ids through the array
+// literals of pgTextArray and inIDs, and reads them back from PostgreSQL.
+func TestPostgresArrayLiterals(t *testing.T) {
+	db := postgresTestDB(t).open(t)
+	in := []string{"", "plain", `quote " and backslash \ end`, "{braces},comma", "NULL", "中文 🎉", `{"event":{"a":"b\"c"}}`, " spaced "}
+	var out []string
+	if err := db.Raw("SELECT x FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS u(x, n) ORDER BY n", pgTextArray(in)).Scan(&out).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(in) {
+		t.Fatalf("got %d elements, want %d: %q", len(out), len(in), out)
+	}
+	for i := range in {
+		if out[i] != in[i] {
+			t.Errorf("element %d = %q, want %q", i, out[i], in[i])
+		}
+	}
+	c := &Client{db: db}
+	cond, args := c.inIDs("x", []any{int64(3), int64(-1), int64(9007199254740993)}, false)
+	var hits []int64
+	if err := db.Raw("SELECT x FROM (VALUES (3::bigint), (4), (9007199254740993)) AS v(x) WHERE "+cond+" ORDER BY x", args...).Scan(&hits).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) != 2 || hits[0] != 3 || hits[1] != 9007199254740993 {
+		t.Errorf("ids matched %v, want [3 9007199254740993]", hits)
+	}
+}

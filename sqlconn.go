@@ -152,3 +152,29 @@ func (c *Client) inIDs(col string, ids []any, not bool) (string, []any) {
 	}
 	return col + " = ANY(CAST(? AS bigint[]))", []any{string(b)}
 }
+
+// pgTextArray writes s as a PostgreSQL array literal of text, for a
+// parameter cast to text[]: a plain string, which every driver sends as
+// is (pgx would also take a []string, lib/pq would not).
+func pgTextArray(s []string) string {
+	n := 2
+	for _, v := range s {
+		n += len(v) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, v := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		for j := 0; j < len(v); j++ {
+			if v[j] == '"' || v[j] == '\\' {
+				b = append(b, '\\')
+			}
+			b = append(b, v[j])
+		}
+		b = append(b, '"')
+	}
+	return string(append(b, '}'))
+}
