@@ -151,6 +151,7 @@ func webhookInfoOf(r *webhookRow, now time.Time) WebhookInfo {
 // SetWebhookEnabled enables or disables one webhook. Enabling it forgets the
 // failures that may have disabled it.
 func (c *Client) SetWebhookEnabled(ctx context.Context, scopeType, scopeCode, code string, enabled bool) error {
+	defer c.resolved.changed()
 	changes := map[string]any{"enable_webhook": enabled}
 	if enabled {
 		changes["consecutive_failures"] = 0
@@ -172,6 +173,7 @@ func (c *Client) SetWebhookEnabled(ctx context.Context, scopeType, scopeCode, co
 // successful probe would: its waiting deliveries are sent at the workers'
 // next claim. Use it when the endpoint is known to be back.
 func (c *Client) CloseCircuit(ctx context.Context, scopeType, scopeCode, code string) error {
+	defer c.resolved.changed()
 	res := c.dbCtx(ctx).Exec(`UPDATE webhook_webhook SET circuit_open_until = NULL, circuit_opened_at = NULL, circuit_probes = 0,
 		circuit_failures = 0, circuit_reason = NULL WHERE scope_type = ? AND scope_code = ? AND code = ?`, scopeType, scopeCode, code)
 	if res.Error != nil {

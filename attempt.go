@@ -26,6 +26,11 @@ type attemptOutcome struct {
 	pauseFor time.Duration
 	// probe: the attempt probed an open circuit.
 	probe bool
+	// healthy: the webhook, as Broadcast read it just before its first attempt,
+	// had nothing a success resets (see webhookRow.nothingToReset). The
+	// workers' webhooks are read when claimed, before the outcomes of
+	// earlier batches were written: theirs is always false.
+	healthy bool
 }
 
 // historyRows returns the history rows of outcomes, for insertHistory.

@@ -79,6 +79,7 @@ func configDefaults() map[string]configDefault {
 		"TracerProvider":          {doc: "Defaults to the global provider", want: otel.GetTracerProvider()},
 		"MetricWebhookAttributes": {doc: "Off by default"},
 		"DisableTraceparent":      {doc: "Defaults to false"},
+		"ResolveCacheTTL":         {doc: "Defaults to DefaultResolveCacheTTL", want: DefaultResolveCacheTTL},
 	}
 }
 

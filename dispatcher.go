@@ -94,6 +94,9 @@ type target struct {
 	row webhookRow
 	wh  WebhookConfig
 	err error // decoding failed: decrypt or malformed extra_info
+	// retires is when the first of wh.SigningSecrets retires (by
+	// Config.Now), zero if none does: a cached target is stale then.
+	retires time.Time
 }
 
 // Broadcast sends the event to every enabled webhook of the given scopes
@@ -225,7 +228,20 @@ func splitExtraInfo(extraInfo map[string]any) (string, map[string]any, error) {
 // resolve loads the event and, in the same query, the enabled webhooks of
 // the scopes that subscribe to it or to AllEvents, in creation order.
 func (c *Client) resolve(ctx context.Context, eventCode string, scopes []Scope) (Event, []target, error) {
-	return c.resolveOn(ctx, c.db.Statement.ConnPool, eventCode, scopes, true)
+	ttl := c.cfg.ResolveCacheTTL
+	if ttl <= 0 {
+		return c.resolveOn(ctx, c.db.Statement.ConnPool, eventCode, scopes, true)
+	}
+	key := resolveKey(eventCode, scopes)
+	if ev, targets, ok := c.resolved.get(key, ttl, c.now()); ok {
+		return ev, targets, nil
+	}
+	gen := c.resolved.generation()
+	ev, targets, err := c.resolveOn(ctx, c.db.Statement.ConnPool, eventCode, scopes, true)
+	if err == nil {
+		c.resolved.put(key, gen, ev, targets)
+	}
+	return ev, targets, err
 }
 
 // resolveOn is resolve on a given connection pool or transaction; decode
@@ -239,11 +255,12 @@ func (c *Client) resolveOn(ctx context.Context, pool gorm.ConnPool, eventCode st
 	args := append([]any{true}, scopeArgs...)
 	var q string
 	if len(scopes) == 0 {
-		q = "SELECT e.code, e.name, e.description, e.info, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM webhook_event e WHERE e.code = ?"
+		q = "SELECT e.code, e.name, e.description, e.info, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM webhook_event e WHERE e.code = ?"
 		args = []any{eventCode}
 	} else {
 		q = `SELECT e.code, e.name, e.description, e.info,
-				w.id, w.code, w.name, w.endpoint, w.scope_type, w.scope_code, w.extra_info, w.method, w.consecutive_failures, w.circuit_open_until
+				w.id, w.code, w.name, w.endpoint, w.scope_type, w.scope_code, w.extra_info, w.method, w.consecutive_failures, w.circuit_open_until,
+				w.circuit_failures, w.failing_since
 			FROM webhook_event e
 			LEFT JOIN webhook_webhook w ON w.enable_webhook = ? AND (` + scopeSQL + `)
 				AND EXISTS (SELECT 1 FROM webhook_subscription s
@@ -264,13 +281,13 @@ func (c *Client) resolveOn(ctx context.Context, pool gorm.ConnPool, eventCode st
 	)
 	for rows.Next() {
 		var (
-			id, failures                                    sql.NullInt64
+			id, failures, cfails                            sql.NullInt64
 			code, name, endpoint, scopeType, scopeCode, mth sql.NullString
 			extra                                           jsonText
-			openUntil                                       sql.NullTime
+			openUntil, since                                sql.NullTime
 		)
 		if err := rows.Scan(&evRow.Code, &evRow.Name, &evRow.Description, &evRow.Info,
-			&id, &code, &name, &endpoint, &scopeType, &scopeCode, &extra, &mth, &failures, &openUntil); err != nil {
+			&id, &code, &name, &endpoint, &scopeType, &scopeCode, &extra, &mth, &failures, &openUntil, &cfails, &since); err != nil {
 			return Event{}, nil, fmt.Errorf("webhook: resolving webhooks of event %q: %w", eventCode, err)
 		}
 		found = true
@@ -280,13 +297,16 @@ func (c *Client) resolveOn(ctx context.Context, pool gorm.ConnPool, eventCode st
 		t := target{row: webhookRow{
 			ID: id.Int64, Code: code.String, Name: name.String, Endpoint: endpoint.String,
 			ScopeType: scopeType.String, ScopeCode: scopeCode.String, ExtraInfo: extra, Method: mth.String, EnableWebhook: true,
-			ConsecutiveFailures: int(failures.Int64),
+			ConsecutiveFailures: int(failures.Int64), CircuitFailures: int(cfails.Int64),
 		}}
 		if openUntil.Valid {
 			t.row.CircuitOpenUntil = &openUntil.Time
 		}
+		if since.Valid {
+			t.row.FailingSince = &since.Time
+		}
 		if decode {
-			t.wh, t.err = c.decodeWebhook(&t.row)
+			t.wh, t.retires, t.err = c.decodeWebhookRetiring(&t.row)
 		}
 		targets = append(targets, t)
 	}
@@ -499,6 +519,7 @@ func (c *Client) runAttempt(ctx context.Context, p *prepared, attempt int, decid
 
 	o := &attemptOutcome{
 		webhookID: t.row.ID, sent: true, duration: ar.Duration, endpointDown: endpointDown(ar), probe: p.probe,
+		healthy: !p.queued && attempt == 1 && t.row.nothingToReset(), // read just before, by Broadcast
 		row: historyRow{
 			WebhookCode: t.row.Code, EventCode: p.eventCode, DeliveryID: p.deliveryID,
 			ScopeType: t.row.ScopeType, ScopeCode: t.row.ScopeCode,

@@ -497,12 +497,26 @@ func (c *Client) encodeExtra(wh *WebhookConfig, prev *storedExtra) ([]byte, erro
 // when a credential does not decrypt and ErrInvalidWebhook when extra_info
 // is malformed.
 func (c *Client) decodeWebhook(row *webhookRow) (WebhookConfig, error) {
+	wh, _, err := c.decodeWebhookRetiring(row)
+	return wh, err
+}
+
+// decodeWebhookRetiring is decodeWebhook that also returns when the first
+// of the signing secrets it kept retires, zero if none does.
+func (c *Client) decodeWebhookRetiring(row *webhookRow) (WebhookConfig, time.Time, error) {
 	wh, se, err := webhookFromRow(row)
 	if err != nil {
-		return wh, fmt.Errorf("%w: webhook %q of scope %s/%s: %v", ErrInvalidWebhook, row.Code, row.ScopeType, row.ScopeCode, err)
+		return wh, time.Time{}, fmt.Errorf("%w: webhook %q of scope %s/%s: %v", ErrInvalidWebhook, row.Code, row.ScopeType, row.ScopeCode, err)
 	}
-	if err := c.openCredentials(&wh, &se, c.now()); err != nil {
-		return wh, fmt.Errorf("webhook %q of scope %s/%s: %w", row.Code, row.ScopeType, row.ScopeCode, err)
+	now := c.now()
+	if err := c.openCredentials(&wh, &se, now); err != nil {
+		return wh, time.Time{}, fmt.Errorf("webhook %q of scope %s/%s: %w", row.Code, row.ScopeType, row.ScopeCode, err)
 	}
-	return wh, nil
+	var retires time.Time
+	for i := range se.SigningSecrets {
+		if at := se.SigningSecrets[i].ExpiresAt; at != nil && at.After(now) && (retires.IsZero() || at.Before(retires)) {
+			retires = *at
+		}
+	}
+	return wh, retires, nil
 }

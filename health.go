@@ -29,6 +29,7 @@ type healthEvents struct {
 	disabled []WebhookDisabled
 	circuits []CircuitEvent
 	opened   []int64 // webhook ids whose circuit opened or was paused
+	changed  bool    // a webhook row changed: Broadcast must read it again
 }
 
 // webhookHealth is what a batch of attempts says about one webhook.
@@ -45,6 +46,7 @@ type webhookHealth struct {
 	down    int
 	up      bool
 	probed  bool // a probe of an open circuit was among the attempts
+	stale   bool // an attempt whose webhook was not read healthy just before
 	pause   time.Time
 	lastErr string
 }
@@ -72,6 +74,9 @@ func (c *Client) trackHealth(ctx context.Context, pool gorm.ConnPool, outcomes [
 			states[o.webhookID] = s
 			order = append(order, o.webhookID)
 		}
+		if !o.healthy {
+			s.stale = true
+		}
 		if r.Success {
 			s.reset, s.fails, s.firstFail = true, 0, time.Time{}
 		} else {
@@ -96,6 +101,12 @@ func (c *Client) trackHealth(ctx context.Context, pool gorm.ConnPool, outcomes [
 		}
 	}
 	for _, id := range order {
+		if s := states[id]; s.fails == 0 && s.down == 0 && !s.stale && !s.probed {
+			// Successes of a webhook read healthy just before: the UPDATE
+			// would find nothing to reset (a change another instance made
+			// meanwhile is reset by the next success read after it).
+			continue
+		}
 		if err := c.trackWebhook(ctx, pool, states[id], &ev); err != nil {
 			return ev, err
 		}
@@ -147,6 +158,7 @@ func (c *Client) trackWebhook(ctx context.Context, pool gorm.ConnPool, s *webhoo
 	if err != nil {
 		return fmt.Errorf("webhook: recording the health of %s: %w", s.key.code, err)
 	}
+	ev.changed = true
 	scope := Scope{s.key.scopeType, s.key.scopeCode}
 
 	// The circuit breaker.
@@ -225,7 +237,12 @@ func (c *Client) trackWebhook(ctx context.Context, pool gorm.ConnPool, s *webhoo
 }
 
 // notifyHealth logs and reports what trackHealth changed.
+// Called once what trackHealth wrote committed, so that a Broadcast
+// resolving meanwhile keeps nothing it read before.
 func (c *Client) notifyHealth(ctx context.Context, ev healthEvents) {
+	if ev.changed {
+		c.resolved.changed()
+	}
 	for _, e := range ev.circuits {
 		c.tel.circuitChanges.Add(ctx, 1, c.tel.deliveryAttrsNoEvent(e.Scope, e.WebhookCode, attrCircuit.String(string(e.State))))
 		if e.State == CircuitOpen {

@@ -212,6 +212,11 @@ func (r *historyRow) history() History {
 // historyColumns are the columns the library writes, in insertHistory's order.
 const historyColumns = "webhook_code, event_code, created_at, success, status_code, delivery_id, scope_type, scope_code, extra_info, attempt, duration_us, error_message, queued"
 
+// historyPreparedRows is the largest number of rows whose INSERT keeps its
+// prepared statement (one per size): Broadcast's, one row or a few, which
+// SQLite would otherwise parse again every time.
+const historyPreparedRows = 4
+
 // historyBatchRows bounds the rows of one INSERT statement (13 parameters
 // each, well under every database's limit).
 const historyBatchRows = 400
@@ -303,7 +308,10 @@ func (c *Client) insertHistory(ctx context.Context, rows []*historyRow) error {
 
 // insertHistoryOn is insertHistory on a given pool or transaction.
 func (c *Client) insertHistoryOn(ctx context.Context, pool gorm.ConnPool, rows []*historyRow) error {
-	pool = unprepared(pool)
+	if len(rows) > historyPreparedRows {
+		// A statement text per batch size: not worth keeping prepared.
+		pool = unprepared(pool)
+	}
 	if c.db.Dialector.Name() == dialectPostgres && len(rows) > 1 {
 		if _, err := pool.ExecContext(ctx, pgHistoryInsert, historyRecordset(rows)); err != nil {
 			return fmt.Errorf("webhook: recording %d history rows: %w", len(rows), err)

@@ -143,6 +143,7 @@ func (c *Client) Webhook(ctx context.Context, scope Scope, code string) (Webhook
 // ApplyScopeWebhooks does. A code the scope already has is
 // ErrWebhookExists.
 func (c *Client) CreateWebhook(ctx context.Context, scope Scope, wh WebhookConfig, events []string, opts ChangeOptions) (WebhookInfo, error) {
+	defer c.resolved.changed()
 	if err := validateScope(scope.Type, scope.Code); err != nil {
 		return WebhookInfo{}, err
 	}
@@ -200,6 +201,7 @@ func (c *Client) CreateWebhook(ctx context.Context, scope Scope, wh WebhookConfi
 // encrypted as ApplyScopeWebhooks does. It returns the webhook as stored.
 // Unknown: ErrWebhookNotFound; a stale opts.IfMatch: ErrPreconditionFailed.
 func (c *Client) UpdateWebhook(ctx context.Context, scope Scope, code string, patch WebhookPatch, opts ChangeOptions) (WebhookInfo, error) {
+	defer c.resolved.changed()
 	var info WebhookInfo
 	err := c.transaction(ctx, func(tx *gorm.DB) error {
 		row, oldEvents, err := c.lockWebhook(tx, scope, code, opts)
@@ -273,6 +275,7 @@ func (c *Client) UpdateWebhook(ctx context.Context, scope Scope, code string, pa
 
 // SetWebhookEvents replaces the events one webhook subscribes to.
 func (c *Client) SetWebhookEvents(ctx context.Context, scope Scope, code string, events []string, opts ChangeOptions) (WebhookInfo, error) {
+	defer c.resolved.changed()
 	if events == nil {
 		events = []string{}
 	}
@@ -283,6 +286,7 @@ func (c *Client) SetWebhookEvents(ctx context.Context, scope Scope, code string,
 // pending deliveries (one a worker holds is cancelled by it, as for a
 // deleted webhook). History is kept.
 func (c *Client) DeleteWebhook(ctx context.Context, scope Scope, code string, opts ChangeOptions) error {
+	defer c.resolved.changed()
 	return c.transaction(ctx, func(tx *gorm.DB) error {
 		row, events, err := c.lockWebhook(tx, scope, code, opts)
 		if err != nil {
@@ -308,6 +312,7 @@ func (c *Client) DeleteWebhook(ctx context.Context, scope Scope, code string, op
 // RotateWebhookSecret is RotateSigningSecret with a change-log entry and
 // opts.IfMatch honoured.
 func (c *Client) RotateWebhookSecret(ctx context.Context, scope Scope, code string, grace time.Duration, opts ChangeOptions) (string, error) {
+	defer c.resolved.changed()
 	if grace < 0 {
 		return "", fmt.Errorf("%w: grace is negative", ErrInvalidArgument)
 	}

@@ -29,6 +29,7 @@ type ReencryptResult struct {
 // webhook untouched and is reported in Failed and in the returned error
 // (ErrDecrypt); the others are rewritten regardless.
 func (c *Client) ReencryptCredentials(ctx context.Context) (*ReencryptResult, error) {
+	defer c.resolved.changed()
 	res := &ReencryptResult{}
 	var failures []error
 	var lastID int64

@@ -90,6 +90,13 @@ type webhookRow struct {
 	CircuitReason    *string    `gorm:"column:circuit_reason;type:text"`
 }
 
+// nothingToReset reports whether the row, as read, has nothing a success
+// resets: no failure count, failing-since time, circuit failures or open
+// circuit.
+func (r *webhookRow) nothingToReset() bool {
+	return r.ConsecutiveFailures == 0 && r.FailingSince == nil && r.CircuitFailures == 0 && r.CircuitOpenUntil == nil
+}
+
 func (webhookRow) TableName() string { return "webhook_webhook" }
 
 type subscriptionRow struct {

@@ -58,6 +58,7 @@ func recordScope(tx *gorm.DB, scopeType, scopeCode string) error {
 // subscriptions, and the scope is recorded. The caller's slice and maps are
 // never modified.
 func (c *Client) ApplyScopeWebhooks(ctx context.Context, scopeType, scopeCode string, webhooks []WebhookConfig) error {
+	defer c.resolved.changed()
 	if err := validateScope(scopeType, scopeCode); err != nil {
 		return err
 	}

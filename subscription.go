@@ -19,6 +19,7 @@ const AllEvents = "*"
 // naming them, and nothing is written. Otherwise the change is applied in one
 // transaction, touching only the rows that differ.
 func (c *Client) ApplyScopeSubscriptions(ctx context.Context, scopeType, scopeCode string, subscriptions map[string][]string) error {
+	defer c.resolved.changed()
 	if err := validateScope(scopeType, scopeCode); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ var suite = []suiteTest{
 	{"BroadcastResolution", testBroadcastResolution},
 	{"BroadcastHistory", testBroadcastHistory},
 	{"HistoryBatchInsertKeepsEveryValue", testHistoryBatchInsertKeepsEveryValue},
+	{"ResolveCacheBoundsStaleness", testResolveCacheBoundsStaleness},
 	{"BroadcastFormEncodingKeepsNestedValues", testBroadcastFormEncodingKeepsNestedValues},
 	{"BroadcastSendsInParallel", testBroadcastSendsInParallel},
 	{"ApplyScopeWebhooksRoundTripChangesNothing", testApplyScopeWebhooksRoundTripChangesNothing},

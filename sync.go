@@ -139,6 +139,7 @@ func (c *Client) SyncEventList(ctx context.Context, events []Event, opts SyncOpt
 var errDryRun = errors.New("webhook: dry run")
 
 func (c *Client) syncEvents(ctx context.Context, events []Event, opts SyncOptions) (*SyncResult, error) {
+	defer c.resolved.changed()
 	res := &SyncResult{}
 	err := c.transaction(ctx, func(tx *gorm.DB) error {
 		if err := lockForWrite(tx, "events"); err != nil {

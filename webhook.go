@@ -272,10 +272,26 @@ type Config struct {
 	// attempt's span with each request (WebhookConfig.NoTraceparent does it
 	// for one webhook). Defaults to false.
 	DisableTraceparent bool
+
+	// ResolveCacheTTL is how long Broadcast may reuse the webhooks it
+	// resolved for an event and scopes (their rows, subscriptions and
+	// decrypted configuration) before reading them again. A change made
+	// through this Client (Apply*, SyncEvents*, the one-webhook calls,
+	// SetWebhookEnabled, CloseCircuit, a circuit or auto-disable its own
+	// deliveries caused) takes effect at once; a change by another
+	// instance or by the Python package takes effect within this time.
+	// Enqueue and EnqueueTx always read afresh, in the caller's
+	// transaction. Defaults to DefaultResolveCacheTTL; negative turns the
+	// cache off.
+	ResolveCacheTTL time.Duration
 }
 
 // DefaultMaxPayloadBytes is the default Config.MaxPayloadBytes.
 const DefaultMaxPayloadBytes = 1 << 20
+
+// DefaultResolveCacheTTL is the default Config.ResolveCacheTTL: the
+// longest another instance's change to a webhook goes unseen by Broadcast.
+const DefaultResolveCacheTTL = time.Second
 
 // Defaults of the durable path.
 const (
@@ -303,6 +319,7 @@ type Client struct {
 	now            func() time.Time
 	maxConcurrency int
 	history        historyCommitter
+	resolved       resolveCache
 	ph             placeholders
 
 	policy   *addressPolicy
@@ -425,6 +442,7 @@ func (cfg Config) WithDefaults() Config {
 	orDefault(&cfg.Workers, DefaultWorkers)
 	orDefault(&cfg.ClaimBatch, DefaultClaimBatch)
 	orDefault(&cfg.PollInterval, DefaultPollInterval)
+	orDefault(&cfg.ResolveCacheTTL, DefaultResolveCacheTTL)
 	orDefault(&cfg.LeaseDuration, DefaultLeaseDuration)
 	orDefault(&cfg.MaxInFlightPerWebhook, max(1, cfg.Workers/4))
 	orDefault(&cfg.CircuitBreakAfter, DefaultCircuitBreakAfter)
