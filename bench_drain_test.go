@@ -2,6 +2,10 @@ package webhook
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"io"
 	"net/http"
 	"strings"
@@ -30,13 +34,79 @@ func seedBacklog(b *testing.B, c *Client, url string, n int) {
 	}
 	payload, _ := eventPayloadJSON(ev, map[string]any{"template_id": "t-1234", "operator": "alice"})
 	now := c.now().UTC()
-	rows := make([][]any, n)
-	for i := range rows {
-		rows[i] = []any{newDeliveryID(), "template_update", "biz", "bench", "hook", string(payload), StatusPending, 0, now, now, nil}
+	const chunk = 10000 // rows built and written at a time, so that a backlog of millions fits in memory
+	rows := make([][]any, 0, chunk)
+	for left := n; left > 0; left -= len(rows) {
+		rows = rows[:0]
+		for range min(left, chunk) {
+			rows = append(rows, []any{newDeliveryID(), "template_update", "biz", "bench", "hook", string(payload), StatusPending, 0, now, now, nil})
+		}
+		if err := c.insertDeliveries(ctx, c.db.Statement.ConnPool, rows); err != nil {
+			b.Fatal(err)
+		}
 	}
-	if err := c.insertDeliveries(ctx, c.db.Statement.ConnPool, rows); err != nil {
+}
+
+// rssBytes is the resident set of this process, from /proc (0 elsewhere).
+func rssBytes() int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, resident int64
+	if _, err := fmt.Sscan(string(data), &size, &resident); err != nil {
+		return 0
+	}
+	return resident * int64(os.Getpagesize())
+}
+
+// BenchmarkDrainMemory drains a backlog of b.N deliveries (seeded first,
+// not timed) on SQLite and reports the largest resident set and Go heap
+// seen while the workers drain it, sampled every 50 ms after the seeding's
+// garbage was returned to the system. The process also runs the receiver.
+//
+//	go test -run='^$' -bench=DrainMemory -benchtime=1000000x -timeout=30m .
+func BenchmarkDrainMemory(b *testing.B) {
+	srv := fastReceiver(b)
+	c := newTestClient(b, sqliteTestDB(), Config{PollInterval: 10 * time.Millisecond})
+	ctx := context.Background()
+	seedBacklog(b, c, srv.URL+"/hook", b.N)
+	runtime.GC()
+	debug.FreeOSMemory()
+	base := rssBytes()
+	b.ResetTimer()
+	if err := c.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
+	var peakRSS int64
+	var peakHeap uint64
+	var ms runtime.MemStats
+	start := time.Now()
+	deadline := start.Add(time.Duration(b.N)*time.Millisecond + 5*time.Minute)
+	for {
+		peakRSS = max(peakRSS, rssBytes())
+		runtime.ReadMemStats(&ms)
+		peakHeap = max(peakHeap, ms.HeapInuse)
+		var left []int64
+		if err := c.DB().Model(&deliveryRow{}).Where("status = ?", StatusPending).Limit(1).Pluck("id", &left).Error; err != nil {
+			b.Fatal(err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("deliveries still pending after %s", time.Since(start).Round(time.Second))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.StopTimer()
+	if err := c.Stop(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(base)/(1<<20), "RSS-before-MiB")
+	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
 }
 
 // drainFloor is the hand-written floor of the backlog drain: the database
