@@ -246,3 +246,52 @@ func drainFloor(b *testing.B, c *Client, url string) {
 		b.Fatalf("%d succeeded deliveries for %d (%v)", ok, b.N, err)
 	}
 }
+
+// BenchmarkBroadcastWide broadcasts to 10, 100 and 1,000 webhooks of one
+// scope on one fast local receiver and reports the allocations per
+// webhook, which should stay flat as the fan-out grows (the bare POST of
+// BenchmarkBroadcastFloor is the reference for one request: client and
+// server both allocate in this process).
+//
+//	go test -run='^$' -bench=BroadcastWide -benchtime=20x .
+func BenchmarkBroadcastWide(b *testing.B) {
+	srv := fastReceiver(b)
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("webhooks=%d", n), func(b *testing.B) {
+			c := newTestClient(b, sqliteTestDB(), Config{})
+			ctx := context.Background()
+			mustSync(b, c, twoEvents)
+			hooks := make([]WebhookConfig, n)
+			subs := make(map[string][]string, n)
+			for i := range hooks {
+				code := fmt.Sprintf("hook%04d", i)
+				hooks[i] = WebhookConfig{Code: code, Name: code, Endpoint: srv.URL + "/" + code, Auth: &Auth{Type: "bearer", Token: "bench-token"}}
+				subs[code] = []string{AllEvents}
+			}
+			if err := c.ApplyScopeWebhooks(ctx, "biz", "wide", hooks); err != nil {
+				b.Fatal(err)
+			}
+			if err := c.ApplyScopeSubscriptions(ctx, "biz", "wide", subs); err != nil {
+				b.Fatal(err)
+			}
+			scopes := []Scope{{"biz", "wide"}}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			bytes0, allocs0 := ms.TotalAlloc, ms.Mallocs
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				res, err := c.Broadcast(ctx, "template_update", scopes, nil)
+				if err != nil || len(res.Deliveries) != n || len(res.Failed()) != 0 {
+					b.Fatalf("broadcast: %v (%d deliveries, %d failed)", err, len(res.Deliveries), len(res.Failed()))
+				}
+			}
+			b.StopTimer()
+			runtime.ReadMemStats(&ms)
+			per := float64(b.N * n)
+			b.ReportMetric(float64(ms.TotalAlloc-bytes0)/per, "B/webhook")
+			b.ReportMetric(float64(ms.Mallocs-allocs0)/per, "allocs/webhook")
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/per, "µs/webhook")
+		})
+	}
+}
