@@ -261,3 +261,26 @@ func FuzzVerifyPortalToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMarshalJSONString: the fast path of marshalJSON for plain strings
+// writes exactly what the encoder writes.
+func FuzzMarshalJSONString(f *testing.F) {
+	for _, s := range []string{"", "abc", "a\"b", "a\\b", "<&>", "é", "\x7f", "\x1f", "delivery-0123"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := marshalJSON(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !bytes.Equal(got, want) {
+			t.Fatalf("marshalJSON(%q) = %s, the encoder writes %s", s, got, want)
+		}
+	})
+}
