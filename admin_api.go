@@ -210,16 +210,19 @@ func (s WebhookStats) FailureRate() float64 {
 // WebhookStats returns, for every webhook with history since the given
 // time, its attempts, failures and last attempt, ordered by scope and code.
 func (c *Client) WebhookStats(ctx context.Context, since time.Time) ([]WebhookStats, error) {
-	var agg []struct {
-		ScopeType, ScopeCode, WebhookCode string
-		Attempts, Failures                int
-		LastID                            int64
-	}
-	err := c.dbCtx(ctx).Model(&historyRow{}).
-		Select("scope_type, scope_code, webhook_code, COUNT(*) AS attempts, SUM(CASE WHEN success THEN 0 ELSE 1 END) AS failures, MAX(id) AS last_id").
-		Where("created_at >= ?", since.UTC()).Group("scope_type, scope_code, webhook_code").Scan(&agg).Error
-	if err != nil {
-		return nil, fmt.Errorf("webhook: summarising history: %w", err)
+	since = since.UTC()
+	var agg []webhookCount
+	if !sortsToGroup(c.db) {
+		// A hash aggregate over the rows since then, read through the
+		// index on created_at.
+		err := c.dbCtx(ctx).Model(&historyRow{}).
+			Select("scope_type, scope_code, webhook_code, COUNT(*) AS attempts, SUM(CASE WHEN success THEN 0 ELSE 1 END) AS failures, MAX(id) AS last_id").
+			Where("created_at >= ?", since).Group("scope_type, scope_code, webhook_code").Scan(&agg).Error
+		if err != nil {
+			return nil, fmt.Errorf("webhook: summarising history: %w", err)
+		}
+	} else if err := c.webhookCounts(ctx, since, &agg); err != nil {
+		return nil, err
 	}
 	ids := make([]int64, len(agg))
 	for i, a := range agg {
@@ -256,6 +259,63 @@ func (c *Client) WebhookStats(ctx context.Context, since time.Time) ([]WebhookSt
 	return out, nil
 }
 
+// webhookCount is one webhook's attempts and failures since a time, and
+// the id of its last attempt.
+type webhookCount struct {
+	ScopeType, ScopeCode, WebhookCode string
+	Attempts, Failures                int
+	LastID                            int64
+	Total                             int // all the attempts since then, of every webhook
+}
+
+// webhookCounts counts each webhook's attempts since a time where grouping
+// them would sort them all (SQLite): each stored webhook's from its own
+// range of the index webhook_history_webhook_created (scope, code,
+// created_at, success, id), at a cost that follows the number of
+// webhooks, not of the rows since then; then, grouped, those of webhooks
+// that history names but that are gone, if the total says there are any.
+func (c *Client) webhookCounts(ctx context.Context, since time.Time, agg *[]webhookCount) error {
+	count := func(what, cond string) string {
+		return "(SELECT " + what + " FROM webhook_history h WHERE h.scope_type = w.scope_type AND h.scope_code = w.scope_code" +
+			" AND h.webhook_code = w.code AND h.created_at >= ?" + cond + ")"
+	}
+	// With them, the count of all the attempts since then (a subquery
+	// without correlation: run once).
+	var known []webhookCount
+	err := c.dbCtx(ctx).Raw("SELECT w.scope_type, w.scope_code, w.code AS webhook_code, "+count("COUNT(*)", "")+" AS attempts, "+
+		count("COUNT(*)", " AND NOT h.success")+" AS failures, "+count("COALESCE(MAX(h.id), 0)", "")+" AS last_id,"+
+		" (SELECT COUNT(*) FROM webhook_history WHERE created_at >= ?) AS total FROM webhook_webhook w",
+		since, since, since, since).Scan(&known).Error
+	if err != nil {
+		return fmt.Errorf("webhook: summarising history: %w", err)
+	}
+	counted := 0
+	for _, a := range known {
+		if a.Attempts > 0 {
+			*agg = append(*agg, a)
+			counted += a.Attempts
+		}
+	}
+	if len(known) > 0 && known[0].Total <= counted {
+		return nil
+	}
+	// History names webhooks that are gone (deleted since). Grouped on the
+	// columns without their index: SQLite would rather read the whole table
+	// in the order of the Python package's index on them than sort the
+	// window's rows.
+	var gone []webhookCount
+	err = c.dbCtx(ctx).Model(&historyRow{}).
+		Select("scope_type, scope_code, webhook_code, COUNT(*) AS attempts, SUM(CASE WHEN success THEN 0 ELSE 1 END) AS failures, MAX(id) AS last_id").
+		Where("created_at >= ? AND NOT EXISTS (SELECT 1 FROM webhook_webhook w WHERE w.scope_type = webhook_history.scope_type"+
+			" AND w.scope_code = webhook_history.scope_code AND w.code = webhook_history.webhook_code)", since).
+		Group(unindexed(c.db, "scope_type") + ", " + unindexed(c.db, "scope_code") + ", " + unindexed(c.db, "webhook_code")).Scan(&gone).Error
+	if err != nil {
+		return fmt.Errorf("webhook: summarising history: %w", err)
+	}
+	*agg = append(*agg, gone...)
+	return nil
+}
+
 // HourlyCount is the number of attempts recorded in one hour.
 type HourlyCount struct {
 	Hour     time.Time `json:"hour"`
@@ -267,32 +327,38 @@ type HourlyCount struct {
 // per hour, hours without attempts included.
 func (c *Client) HourlyHistory(ctx context.Context, since time.Time) ([]HourlyCount, error) {
 	since = since.UTC().Truncate(time.Hour)
-	var rows []struct {
-		Bucket             string
-		Attempts, Failures int
-	}
-	bucket := hourBucket(c.db)
-	err := c.dbCtx(ctx).Model(&historyRow{}).
-		Select(bucket+" AS bucket, COUNT(*) AS attempts, SUM(CASE WHEN success THEN 0 ELSE 1 END) AS failures").
-		Where("created_at >= ?", since).Group(bucket).Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("webhook: counting history per hour: %w", err)
-	}
-	byHour := map[time.Time]HourlyCount{}
-	for _, r := range rows {
-		h, err := time.Parse("2006-01-02 15", r.Bucket)
-		if err != nil {
-			continue
-		}
-		byHour[h] = HourlyCount{Hour: h, Attempts: r.Attempts, Failures: r.Failures}
-	}
 	var out []HourlyCount
 	for h := since; !h.After(c.now().UTC()); h = h.Add(time.Hour) {
-		hc, ok := byHour[h]
-		if !ok {
-			hc = HourlyCount{Hour: h}
+		out = append(out, HourlyCount{Hour: h})
+	}
+	// Two ranges per hour, hourBatch hours to a statement: of the Python
+	// package's index on created_at (the attempts) and of the partial
+	// index webhook_history_failures (the failures). Counting a range
+	// reads its index entries and nothing else, where grouping the rows by
+	// an expression of created_at would read and sort them all.
+	for start := 0; start < len(out); start += hourBatch {
+		hours := out[start:min(start+hourBatch, len(out))]
+		parts := make([]string, len(hours))
+		args := make([]any, 0, 4*len(hours))
+		for i, hc := range hours {
+			parts[i] = fmt.Sprintf("SELECT %d AS i, (SELECT COUNT(*) FROM webhook_history WHERE created_at >= ? AND created_at < ?) AS attempts,"+
+				" (SELECT COUNT(*) FROM webhook_history WHERE NOT success AND created_at >= ? AND created_at < ?) AS failures", i)
+			args = append(args, hc.Hour, hc.Hour.Add(time.Hour), hc.Hour, hc.Hour.Add(time.Hour))
 		}
-		out = append(out, hc)
+		var rows []struct{ I, Attempts, Failures int }
+		if err := c.dbCtx(ctx).Raw(strings.Join(parts, " UNION ALL "), args...).Scan(&rows).Error; err != nil {
+			return nil, fmt.Errorf("webhook: counting history per hour: %w", err)
+		}
+		for _, r := range rows {
+			if r.I >= 0 && r.I < len(hours) {
+				hours[r.I].Attempts, hours[r.I].Failures = r.Attempts, r.Failures
+			}
+		}
 	}
 	return out, nil
 }
+
+// hourBatch is the number of hours HourlyHistory counts in one statement:
+// a day and more, well under SQLite's limit of 500 terms in a compound
+// SELECT.
+const hourBatch = 48

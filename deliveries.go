@@ -186,15 +186,18 @@ func parseDeliveryCursor(s string) (deliveryCursor, error) {
 }
 
 // after returns the condition selecting the rows of one kind (queued or
-// not) that come after cur in the listing, with its arguments.
-func (dc *deliveryCursor) after(queued bool) (string, []any) {
+// not) that come after cur in the listing, with its arguments; created is
+// the expression of the creation time (created_at, or unindexed).
+func (dc *deliveryCursor) after(queued bool, created string) (string, []any) {
 	switch {
 	case dc.queued == queued:
-		return "(created_at < ? OR (created_at = ? AND id < ?))", []any{dc.at, dc.at, dc.id}
+		// The bound on created_at alone makes it a range of the indexes
+		// ending in (created_at, id), read from there on.
+		return created + " <= ? AND (created_at < ? OR id < ?)", []any{dc.at, dc.at, dc.id}
 	case dc.queued: // rows not queued follow the queued ones of the same instant
-		return "created_at <= ?", []any{dc.at}
+		return created + " <= ?", []any{dc.at}
 	default:
-		return "created_at < ?", []any{dc.at}
+		return created + " < ?", []any{dc.at}
 	}
 }
 
@@ -203,13 +206,21 @@ func (c *Client) queuedDeliveries(ctx context.Context, q DeliveryQuery, cur *del
 	db := whereEqual(c.dbCtx(ctx).Model(&deliveryRow{}),
 		eq{"delivery_id", q.DeliveryID}, eq{"scope_type", q.ScopeType}, eq{"scope_code", q.ScopeCode},
 		eq{"webhook_code", q.WebhookCode}, eq{"event_code", q.EventCode}, eq{"status", q.Status})
-	db = createdBetween(db, q.Since, q.Until)
+	sorted, err := c.sortQueued(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	order, created := "created_at DESC, id DESC", "created_at"
+	if sorted { // no index for the order, nor for a range of created_at
+		order, created = unindexed(c.db, "created_at")+" DESC, "+unindexed(c.db, "id")+" DESC", unindexed(c.db, "created_at")
+	}
+	db = createdBetween(db, created, q.Since, q.Until)
 	if cur != nil {
-		cond, args := cur.after(true)
+		cond, args := cur.after(true, created)
 		db = db.Where(cond, args...)
 	}
 	var rows []deliveryRow
-	if err := db.Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
+	if err := db.Order(order).Limit(limit).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("webhook: loading deliveries: %w", err)
 	}
 	out := make([]Delivery, len(rows))
@@ -234,6 +245,34 @@ func (c *Client) queuedDeliveries(ctx context.Context, q DeliveryQuery, cur *del
 		return nil, err
 	}
 	return out, nil
+}
+
+// sortAtMost is the number of rows up to which sortQueued has SQLite sort
+// one webhook's deliveries in a status rather than read them in order.
+const sortAtMost = 1000
+
+// sortQueued reports whether a page of the outbox is best read unordered,
+// then sorted. The indexes ending in (created_at, id) read a page in order
+// and stop after it, which is quick while the rows read match the other
+// filters. One webhook's deliveries in a status other than succeeded (a
+// few, usually) are the exception: in order of creation, through the index
+// of its scope or of its status, a page may read the whole scope to find
+// none. On SQLite, whose planner cannot know, when an index range of them
+// holds under sortAtMost rows they are read through that range
+// (webhook_delivery_order: scope, webhook, status) and sorted.
+// PostgreSQL's planner decides by its statistics.
+func (c *Client) sortQueued(ctx context.Context, q DeliveryQuery) (bool, error) {
+	if c.db.Dialector.Name() != dialectSQLite || q.ScopeType == "" || q.ScopeCode == "" || q.WebhookCode == "" ||
+		q.Status == "" || q.Status == StatusSucceeded || q.DeliveryID != "" {
+		return false, nil
+	}
+	var n int64
+	if err := c.dbCtx(ctx).Raw(`SELECT COUNT(*) FROM (SELECT 1 FROM webhook_delivery
+		WHERE scope_type = ? AND scope_code = ? AND webhook_code = ? AND status = ? LIMIT ?) AS s`,
+		q.ScopeType, q.ScopeCode, q.WebhookCode, q.Status, sortAtMost).Scan(&n).Error; err != nil {
+		return false, fmt.Errorf("webhook: loading deliveries: %w", err)
+	}
+	return n < sortAtMost, nil
 }
 
 // lastDurations sets the LastDuration of queued deliveries that were
@@ -266,8 +305,8 @@ func (c *Client) lastDurations(ctx context.Context, ds []Delivery) error {
 }
 
 // sentDeliveries reads a page of the deliveries that were not queued, from
-// their first attempts in history (through the partial index
-// webhook_history_sent), and completes each from its later attempts. One
+// their first attempts in history (through the partial indexes
+// webhook_history_sent*), and completes each from its later attempts. One
 // that was redelivered through the outbox since is listed there instead.
 func (c *Client) sentDeliveries(ctx context.Context, q DeliveryQuery, cur *deliveryCursor, limit int) ([]Delivery, error) {
 	var out []Delivery
@@ -278,13 +317,18 @@ func (c *Client) sentDeliveries(ctx context.Context, q DeliveryQuery, cur *deliv
 		db := whereEqual(c.dbCtx(ctx).Model(&historyRow{}).Where(sentFirstAttempts),
 			eq{"delivery_id", q.DeliveryID}, eq{"scope_type", q.ScopeType}, eq{"scope_code", q.ScopeCode},
 			eq{"webhook_code", q.WebhookCode}, eq{"event_code", q.EventCode})
-		db = createdBetween(db, q.Since, q.Until)
+		if q.Status == StatusFailed {
+			// A failed delivery's first attempt failed: the one attempt of
+			// a delivery that succeeded at once is not worth reading. (Of
+			// the Python package's rows, all attempt 1, the newest row of
+			// a failed delivery, the one listed, failed.)
+			db = db.Where("NOT success")
+		}
+		db = createdBetween(db, "created_at", q.Since, q.Until)
 		if cur != nil {
-			cond, args := cur.after(false)
+			cond, args := cur.after(false, "created_at")
 			db = db.Where(cond, args...)
 		}
-		db = db.Where("NOT EXISTS (SELECT 1 FROM webhook_delivery d WHERE d.delivery_id = webhook_history.delivery_id" +
-			" AND d.scope_type = webhook_history.scope_type AND d.scope_code = webhook_history.scope_code AND d.webhook_code = webhook_history.webhook_code)")
 		var firsts []historyRow
 		err := db.Select("id, delivery_id, event_code, scope_type, scope_code, webhook_code, created_at").
 			Order("created_at DESC, id DESC").Limit(limit).Find(&firsts).Error
@@ -317,7 +361,8 @@ type deliveryKey struct{ id, scopeType, scopeCode, webhook string }
 
 // completeSent turns first attempts into deliveries, with the status, the
 // attempt count and the last error from all their attempts (one query).
-// Keys in seen are skipped (rows of the Python package repeat attempt 1).
+// Keys in seen are skipped (rows of the Python package repeat attempt 1),
+// and so are the deliveries the outbox holds.
 func (c *Client) completeSent(ctx context.Context, firsts []historyRow, seen map[deliveryKey]bool) ([]Delivery, error) {
 	if len(firsts) == 0 {
 		return nil, nil
@@ -332,6 +377,18 @@ func (c *Client) completeSent(ctx context.Context, firsts []historyRow, seen map
 		Where("delivery_id IN ?", ids).Order("id").Find(&attempts).Error
 	if err != nil {
 		return nil, fmt.Errorf("webhook: loading the attempts of %d deliveries: %w", len(ids), err)
+	}
+	// Those redelivered through the outbox since are listed there. Looked
+	// up by delivery id alone, in a query of its own: as a correlated NOT
+	// EXISTS, SQLite's planner (without ANALYZE statistics) preferred an
+	// index on the webhook and read all its outbox rows for each one.
+	var requeued []deliveryRow
+	if err := c.dbCtx(ctx).Model(&deliveryRow{}).Select("delivery_id, scope_type, scope_code, webhook_code").
+		Where("delivery_id IN ?", ids).Find(&requeued).Error; err != nil {
+		return nil, fmt.Errorf("webhook: loading the outbox rows of %d deliveries: %w", len(ids), err)
+	}
+	for _, r := range requeued {
+		seen[deliveryKey{r.DeliveryID, r.ScopeType, r.ScopeCode, r.WebhookCode}] = true
 	}
 	byKey := map[deliveryKey][]*historyRow{}
 	for i := range attempts {
@@ -373,14 +430,14 @@ func (c *Client) completeSent(ctx context.Context, firsts []historyRow, seen map
 	return out, nil
 }
 
-// createdBetween bounds created_at: since <= created_at < until (zero
-// times do not bound).
-func createdBetween(db *gorm.DB, since, until time.Time) *gorm.DB {
+// createdBetween bounds the creation time, expression created (created_at,
+// or unindexed): since <= created_at < until (zero times do not bound).
+func createdBetween(db *gorm.DB, created string, since, until time.Time) *gorm.DB {
 	if !since.IsZero() {
-		db = db.Where("created_at >= ?", since.UTC())
+		db = db.Where(created+" >= ?", since.UTC())
 	}
 	if !until.IsZero() {
-		db = db.Where("created_at < ?", until.UTC())
+		db = db.Where(created+" < ?", until.UTC())
 	}
 	return db
 }

@@ -142,19 +142,6 @@ func supportsReturning(db *gorm.DB) bool {
 	return false
 }
 
-// hourBucket is the SQL expression of the hour a history row's created_at
-// falls in, as text "YYYY-MM-DD HH" in UTC.
-func hourBucket(db *gorm.DB) string {
-	switch db.Dialector.Name() {
-	case dialectPostgres:
-		return "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
-	case "mysql":
-		return "DATE_FORMAT(created_at, '%Y-%m-%d %H')"
-	default:
-		return "strftime('%Y-%m-%d %H', created_at)"
-	}
-}
-
 // orderedExpr is a boolean SQL expression, never NULL, that says whether
 // the webhook row under alias a is ordered ("ordered": true in its
 // extra_info).
@@ -163,4 +150,22 @@ func orderedExpr(db *gorm.DB, a string) string {
 		return `COALESCE(` + a + `.extra_info->>'ordered' = 'true', false)`
 	}
 	return `(COALESCE(CASE WHEN json_valid(` + a + `.extra_info) THEN json_extract(` + a + `.extra_info, '$.ordered') END, 0) = 1)`
+}
+
+// unindexed is column col as an expression that SQLite does not read
+// through an index: with it in an ORDER BY or GROUP BY, SQLite's planner
+// does not pick an index for its order over one for the WHERE clause (the
+// unary + of its documentation). Other databases choose by statistics.
+func unindexed(db *gorm.DB, col string) string {
+	if db.Dialector.Name() == dialectSQLite {
+		return "+" + col
+	}
+	return col
+}
+
+// sortsToGroup reports whether the database groups rows by sorting them
+// (SQLite has no hash aggregate): a GROUP BY over many rows costs a sort of
+// them all.
+func sortsToGroup(db *gorm.DB) bool {
+	return db.Dialector.Name() == dialectSQLite
 }

@@ -127,7 +127,7 @@ func (c *Client) History(ctx context.Context, q HistoryQuery) ([]History, error)
 	if q.StatusCode != 0 {
 		db = db.Where("status_code = ?", q.StatusCode)
 	}
-	db = createdBetween(db, q.Since, q.Until)
+	db = createdBetween(db, "created_at", q.Since, q.Until)
 	if q.BeforeID > 0 {
 		db = db.Where("id < ?", q.BeforeID)
 	}

@@ -180,6 +180,53 @@ var compositeIndexes = []compositeIndex{
 	},
 }
 
+// listIndexes are the library's own indexes for the operator tools' lists
+// and summaries (Deliveries, HourlyHistory, WebhookStats, Health): a list's
+// filter columns, then its order, so that a page is an index range read in
+// order and stops after its rows, whatever the table's size. Those on
+// webhook_history are only indexes to the Python package (which never
+// names them); the partial ones (a WHERE clause) hold only the rows their
+// condition selects: the first attempts of the deliveries that were not
+// queued, or the failed attempts.
+var listIndexes = []listIndex{
+	// The outbox's pages (queuedDeliveries), by status, event, webhook and
+	// scope; webhook_delivery_created has the unfiltered one.
+	{table: "webhook_delivery", name: "webhook_delivery_status_created", columns: []string{"status", "created_at", "id"}},
+	{table: "webhook_delivery", name: "webhook_delivery_event_created", columns: []string{"event_code", "created_at", "id"}},
+	{table: "webhook_delivery", name: "webhook_delivery_webhook_created", columns: []string{"webhook_code", "created_at", "id"}},
+	{table: "webhook_delivery", name: "webhook_delivery_scope_created", columns: []string{"scope_type", "scope_code", "created_at", "id"}},
+	// The pending deliveries by holder and due time, for Health's count
+	// of those due and held by no worker: a range, where the index on
+	// (status, next_attempt_at) reads every pending row to check its
+	// holder.
+	{table: "webhook_delivery", name: "webhook_delivery_pending", columns: []string{"lease_owner", "next_attempt_at"}, where: pendingDeliveries},
+	// The pages of the deliveries that were not queued (sentDeliveries),
+	// unfiltered and by event, webhook and scope.
+	{table: "webhook_history", name: "webhook_history_sent", columns: []string{"created_at", "id"}, where: sentFirstAttempts},
+	{table: "webhook_history", name: "webhook_history_sent_event", columns: []string{"event_code", "created_at", "id"}, where: sentFirstAttempts},
+	{table: "webhook_history", name: "webhook_history_sent_webhook", columns: []string{"webhook_code", "created_at", "id"}, where: sentFirstAttempts},
+	{table: "webhook_history", name: "webhook_history_sent_scope", columns: []string{"scope_type", "scope_code", "created_at", "id"}, where: sentFirstAttempts},
+	// The summaries of the last hours: on SQLite, which sorts to group,
+	// WebhookStats reads a range of each webhook's rows since a time
+	// (PostgreSQL groups them by hashing); HourlyHistory counts the
+	// failures of each hour (and the attempts through the Python package's
+	// index on created_at).
+	{table: "webhook_history", name: "webhook_history_webhook_created", columns: []string{"scope_type", "scope_code", "webhook_code", "created_at", "success", "id"}, sqliteOnly: true},
+	{table: "webhook_history", name: "webhook_history_failures", columns: []string{"created_at"}, where: "NOT success"},
+}
+
+// pendingDeliveries selects the outbox's pending deliveries, as the partial
+// index webhook_delivery_pending holds them.
+const pendingDeliveries = "status = '" + StatusPending + "'"
+
+// listIndex is one of the library's indexes; where, when set, makes it a
+// partial index (SQLite and PostgreSQL both have them).
+type listIndex struct {
+	table, name, where string
+	columns            []string
+	sqliteOnly         bool // of use on SQLite only
+}
+
 // Migrate creates the tables, or brings tables created by the Python package
 // (or an older version of this library) up to date by adding the missing
 // columns and indexes. It never drops or retypes a column, so the Python
@@ -268,12 +315,18 @@ func migrate(db *gorm.DB) error {
 				return fmt.Errorf("webhook: migrate: creating index %s: %w", ci.name(dialect), err)
 			}
 		}
-		if table == "webhook_history" {
-			// The first attempts of the deliveries that were not queued, for
-			// Deliveries: a partial index, small and cheap to keep.
-			q := "CREATE INDEX IF NOT EXISTS webhook_history_sent ON webhook_history (created_at, id) WHERE " + sentFirstAttempts
+		for _, li := range listIndexes {
+			if li.table != table || (li.sqliteOnly && dialect != dialectSQLite) || (li.where == "" && exists(li.name, li.columns)) {
+				continue
+			}
+			// A partial index is known by its name: another index on the
+			// same columns does not hold the same rows.
+			q := fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", li.name, table, strings.Join(li.columns, ", "))
+			if li.where != "" {
+				q += " WHERE " + li.where
+			}
 			if err := db.Exec(q).Error; err != nil {
-				return fmt.Errorf("webhook: migrate: creating index webhook_history_sent: %w", err)
+				return fmt.Errorf("webhook: migrate: creating index %s: %w", li.name, err)
 			}
 		}
 		if table == "webhook_delivery" && have != nil && have["scope_type,scope_code,webhook_code,status"] == "webhook_delivery_webhook" {

@@ -14,8 +14,9 @@ import (
 // instances by their heartbeats, the outbox, open circuits, webhooks the
 // library disabled, history writes, and its warnings), then the last 24
 // hours' attempts and failure rates. Queries: HourlyHistory (1),
-// WebhookStats (2), Webhooks (1, for the links to the webhooks' rows) and
-// Health (7): eleven, whatever the number of webhooks and scopes.
+// WebhookStats (2; 3 when history names webhooks deleted since), Webhooks
+// (1, for the links to the webhooks' rows) and Health (6): ten, whatever
+// the number of webhooks and scopes.
 
 type overviewData struct {
 	Since, Until string

@@ -68,7 +68,8 @@ func TestQueriesPerPage(t *testing.T) {
 			t.Errorf("%s: %d statements with %d more scopes, %d before: a query per scope or webhook", p, many[p], more, few[p])
 		}
 	}
-	// HourlyHistory 1, WebhookStats 2, Webhooks 1 (the webhooks' ids, for
+	// HourlyHistory 1, WebhookStats 2 (its webhooks' counts, their last
+	// attempts), Webhooks 1 (the webhooks' ids, for
 	// the links to their rows) and Health 6 (instances 2, outbox counts
 	// and oldest due 2, due deliveries 1, circuits and disables 1). Health
 	// made the separate CountDeliveries and Instances (three) redundant.
