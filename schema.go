@@ -195,11 +195,8 @@ var listIndexes = []listIndex{
 	{table: "webhook_delivery", name: "webhook_delivery_event_created", columns: []string{"event_code", "created_at", "id"}},
 	{table: "webhook_delivery", name: "webhook_delivery_webhook_created", columns: []string{"webhook_code", "created_at", "id"}},
 	{table: "webhook_delivery", name: "webhook_delivery_scope_created", columns: []string{"scope_type", "scope_code", "created_at", "id"}},
-	// The pending deliveries by holder and due time, for Health's count
-	// of those due and held by no worker: a range, where the index on
-	// (status, next_attempt_at) reads every pending row to check its
-	// holder.
-	{table: "webhook_delivery", name: "webhook_delivery_pending", columns: []string{"lease_owner", "next_attempt_at"}, where: pendingDeliveries},
+	// No index names lease_owner or lease_until: a claim, which sets them,
+	// then changes no index (on PostgreSQL it stays a HOT update).
 	// The pages of the deliveries that were not queued (sentDeliveries),
 	// unfiltered and by event, webhook and scope.
 	{table: "webhook_history", name: "webhook_history_sent", columns: []string{"created_at", "id"}, where: sentFirstAttempts},
@@ -214,10 +211,6 @@ var listIndexes = []listIndex{
 	{table: "webhook_history", name: "webhook_history_webhook_created", columns: []string{"scope_type", "scope_code", "webhook_code", "created_at", "success", "id"}, sqliteOnly: true},
 	{table: "webhook_history", name: "webhook_history_failures", columns: []string{"created_at"}, where: "NOT success"},
 }
-
-// pendingDeliveries selects the outbox's pending deliveries, as the partial
-// index webhook_delivery_pending holds them.
-const pendingDeliveries = "status = '" + StatusPending + "'"
 
 // listIndex is one of the library's indexes; where, when set, makes it a
 // partial index (SQLite and PostgreSQL both have them).
