@@ -3,11 +3,11 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
