@@ -556,6 +556,9 @@ func testTwoInstancesDeliverEachOnce(t *testing.T, tdb *testDB) {
 		mu.Lock()
 		seen[deliveryIDOf(body)]++
 		mu.Unlock()
+		// Slow enough that the first instance started cannot drain the
+		// backlog alone before the second one starts.
+		time.Sleep(2 * time.Millisecond)
 	})
 	// Each instance counts the attempts it makes, to show both took part.
 	var byA, byB atomic.Int64
