@@ -90,3 +90,30 @@ func TestPostgresArrayLiterals(t *testing.T) {
 		t.Errorf("ids matched %v, want [3 9007199254740993]", hits)
 	}
 }
+
+// TestPostgresOutboxLeavesRoomForClaims: Migrate gives webhook_delivery a
+// fill factor, so that a claim can be a HOT update, and keeps one that an
+// operator chose.
+func TestPostgresOutboxLeavesRoomForClaims(t *testing.T) {
+	c := newTestClient(t, postgresTestDB(t), Config{})
+	opts := func() string {
+		t.Helper()
+		var s string
+		if err := c.db.Raw("SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = 'webhook_delivery'::regclass").Scan(&s).Error; err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if got := opts(); got != "fillfactor="+deliveryFillFactor {
+		t.Fatalf("webhook_delivery storage options %q, want fillfactor=%s", got, deliveryFillFactor)
+	}
+	if err := c.db.Exec("ALTER TABLE webhook_delivery SET (fillfactor = 90)").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Migrate(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := opts(); got != "fillfactor=90" {
+		t.Fatalf("after Migrate, storage options %q, want the operator's fillfactor=90 kept", got)
+	}
+}
