@@ -19,15 +19,7 @@ import (
 func seedBacklog(b *testing.B, c *Client, url string, n int) {
 	b.Helper()
 	ctx := context.Background()
-	mustSync(b, c, twoEvents)
-	if err := c.ApplyScopeWebhooks(ctx, "biz", "bench", []WebhookConfig{{
-		Code: "hook", Name: "hook", Endpoint: url, Auth: &Auth{Type: "bearer", Token: "bench-token"},
-	}}); err != nil {
-		b.Fatal(err)
-	}
-	if err := c.ApplyScopeSubscriptions(ctx, "biz", "bench", map[string][]string{"hook": {AllEvents}}); err != nil {
-		b.Fatal(err)
-	}
+	benchHook(b, c, url, benchAuth())
 	ev, err := c.Event(ctx, "template_update")
 	if err != nil {
 		b.Fatal(err)

@@ -69,17 +69,26 @@ func runLoop(b *testing.B, parallel bool, fn func()) {
 // as the request handlers of a busy service would.
 const benchParallelism = 8
 
-func broadcastLoop(b *testing.B, c *Client, url string, parallel bool) {
+// benchHook syncs the test events and subscribes the webhook "hook" of
+// scope biz/bench, posting to url with auth (nil for none), to every event.
+func benchHook(b *testing.B, c *Client, url string, auth *Auth) {
+	b.Helper()
 	ctx := context.Background()
 	mustSync(b, c, twoEvents)
-	if err := c.ApplyScopeWebhooks(ctx, "biz", "bench", []WebhookConfig{{
-		Code: "hook", Name: "hook", Endpoint: url, Auth: &Auth{Type: "bearer", Token: "bench-token"},
-	}}); err != nil {
+	if err := c.ApplyScopeWebhooks(ctx, "biz", "bench", []WebhookConfig{{Code: "hook", Name: "hook", Endpoint: url, Auth: auth}}); err != nil {
 		b.Fatal(err)
 	}
 	if err := c.ApplyScopeSubscriptions(ctx, "biz", "bench", map[string][]string{"hook": {AllEvents}}); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// benchAuth is the credential of the benchmarks' webhook.
+func benchAuth() *Auth { return &Auth{Type: "bearer", Token: "bench-token"} }
+
+func broadcastLoop(b *testing.B, c *Client, url string, parallel bool) {
+	ctx := context.Background()
+	benchHook(b, c, url, benchAuth())
 	scopes := []Scope{{"biz", "bench"}}
 	info := map[string]any{"template_id": "t-1234", "operator": "alice"}
 	one := func() {
@@ -256,13 +265,7 @@ func BenchmarkOutboxBacklog(b *testing.B) {
 // it says what the library adds.
 func floorLoop(b *testing.B, c *Client, url string) {
 	ctx := context.Background()
-	mustSync(b, c, twoEvents)
-	if err := c.ApplyScopeWebhooks(ctx, "biz", "bench", []WebhookConfig{{Code: "hook", Name: "hook", Endpoint: url}}); err != nil {
-		b.Fatal(err)
-	}
-	if err := c.ApplyScopeSubscriptions(ctx, "biz", "bench", map[string][]string{"hook": {AllEvents}}); err != nil {
-		b.Fatal(err)
-	}
+	benchHook(b, c, url, nil)
 	db, err := c.DB().DB()
 	if err != nil {
 		b.Fatal(err)
