@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/metric"
 	"gorm.io/gorm"
@@ -353,6 +352,13 @@ const pgHistoryInsert = `INSERT INTO webhook_history (` + historyColumns + `)
 		success boolean, status_code integer, delivery_id text, scope_type text, scope_code text, extra_info jsonb,
 		attempt integer, duration_us bigint, error_message text, queued boolean)`
 
+// appendJSONString appends s to b as marshalJSON writes it (invalid UTF-8
+// becomes U+FFFD, which PostgreSQL accepts where it refuses the bytes).
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := marshalJSON(s) // a string always encodes
+	return append(b, q...)
+}
+
 // historyRecordset encodes rows as the JSON array pgHistoryInsert reads.
 // Times are in UTC to the microsecond, PostgreSQL's precision, as the
 // driver sends them.
@@ -409,39 +415,6 @@ func historyRecordset(rows []*historyRow) string {
 	}
 	return string(append(b, ']'))
 }
-
-// appendJSONString appends s to b as a JSON string. Invalid UTF-8 becomes
-// U+FFFD, as PostgreSQL would refuse it.
-func appendJSONString(b []byte, s string) []byte {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\r':
-			b = append(b, '\\', 'r')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	return append(append(b, s[start:]...), '"')
-}
-
-const hexDigits = "0123456789abcdef"
 
 // redactLegacyHistory redacts the request headers of a history row written
 // by the Python package, which stored the Authorization header and the
