@@ -63,7 +63,7 @@ func (h *handler) attempts(w http.ResponseWriter, r *http.Request) error {
 	q.Limit = h.pageSize + 1
 	rows, err := h.client.History(ctx, q)
 	if err != nil {
-		return failed("load the attempts", err)
+		return htmlview.Failed("load the attempts", err)
 	}
 	c, err := h.loadChoices(ctx, f.Webhook, f.Event, f.Scope)
 	if err != nil {
@@ -132,7 +132,7 @@ func (h *handler) attempts(w http.ResponseWriter, r *http.Request) error {
 func (h *handler) historyExists(r *http.Request, q webhook.HistoryQuery, beforeID, afterID int64) (bool, error) {
 	q.BeforeID, q.AfterID, q.Limit = beforeID, afterID, 1
 	rows, err := h.client.History(r.Context(), q)
-	return len(rows) > 0, failed("load the attempts", err)
+	return len(rows) > 0, htmlview.Failed("load the attempts", err)
 }
 
 // redeliverFailed reschedules the failed queued deliveries a filter
@@ -148,7 +148,7 @@ func (h *handler) redeliverFailed(w http.ResponseWriter, r *http.Request) error 
 	}
 	n, err := h.client.RedeliverFailed(r.Context(), rf)
 	if err != nil {
-		return failed("reschedule the failed deliveries", err)
+		return htmlview.Failed("reschedule the failed deliveries", err)
 	}
 	h.log.Info("admin: failed deliveries rescheduled", "count", n, "scope", f.Scope, "webhook", f.Webhook, "event", f.Event, "since", f.Since)
 	v := f.values()

@@ -84,7 +84,7 @@ func (h *handler) deliveries(w http.ResponseWriter, r *http.Request) error {
 		return badInput("This page's link (its cursor) is not valid: start again from the newest deliveries.")
 	}
 	if err != nil {
-		return failed("load the deliveries", err)
+		return htmlview.Failed("load the deliveries", err)
 	}
 	c, err := h.loadChoices(ctx, f.Webhook, f.Event, f.Scope)
 	if err != nil {

@@ -95,11 +95,11 @@ func (h *handler) delivery(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	list, err := h.client.Deliveries(ctx, webhook.DeliveryQuery{DeliveryID: id, Limit: 100})
 	if err != nil {
-		return failed("load the delivery", err)
+		return htmlview.Failed("load the delivery", err)
 	}
 	hist, err := h.client.History(ctx, webhook.HistoryQuery{DeliveryID: id, Limit: maxAttemptsShown})
 	if err != nil {
-		return failed("load the delivery's attempts", err)
+		return htmlview.Failed("load the delivery's attempts", err)
 	}
 	if len(hist) == 0 && len(list) == 0 {
 		return deliveryMissing(id, "")
@@ -178,7 +178,7 @@ func (h *handler) redeliver(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(err, webhook.ErrDeliveryNotFound) {
 			return deliveryMissing(id, ": nothing to redeliver")
 		}
-		return failed("schedule the redelivery", err)
+		return htmlview.Failed("schedule the redelivery", err)
 	}
 	h.log.Info("admin: delivery redelivered", "delivery_id", id)
 	h.redirect(w, r, "/deliveries/"+url.PathEscape(id), url.Values{"msg": {"redelivered"}})

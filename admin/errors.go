@@ -57,25 +57,6 @@ func webhookMissing(scopeType, scopeCode, code string) error {
 	}
 }
 
-// opError says what the admin was doing when the library failed; the
-// operator sees the operation, the log gets the error.
-type opError struct {
-	op  string
-	err error
-}
-
-func (e *opError) Error() string { return "admin: " + e.op + ": " + e.err.Error() }
-
-func (e *opError) Unwrap() error { return e.err }
-
-// failed wraps err with the operation that failed ("load the deliveries").
-func failed(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &opError{op: op, err: err}
-}
-
 // serve adapts a handlerFunc to net/http through the one error path.
 func (h *handler) serve(fn handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -98,11 +79,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, webhook.ErrInvalidArgument):
 		h.errorPage(w, r, http.StatusBadRequest, "Bad request", "The request was refused: "+err.Error())
 	default:
-		op := "serve this page"
-		var oe *opError
-		if errors.As(err, &oe) {
-			op = oe.op
-		}
+		op := htmlview.OpOf(err, "serve this page")
 		ref := htmlview.NewRef()
 		h.log.Error("admin: "+op, "ref", ref, "method", r.Method, "path", r.URL.Path, "err", err)
 		h.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -48,9 +49,9 @@ func TestOneErrorPath(t *testing.T) {
 		{deliveryMissing("d-1", ""), http.StatusNotFound, "No delivery and no attempt has the delivery id &#34;d-1&#34;"},
 		{webhookMissing("biz", "b1", "wh"), http.StatusNotFound, "No webhook &#34;wh&#34; in scope &#34;biz/b1&#34;"},
 		{fmt.Errorf("x: %w", webhook.ErrDeliveryNotFound), http.StatusNotFound, "Delivery not found"},
-		{failed("close the circuit", webhook.ErrWebhookNotFound), http.StatusNotFound, "Webhook not found"},
-		{failed("load the deliveries", fmt.Errorf("%w: bad cursor", webhook.ErrInvalidArgument)), http.StatusBadRequest, "bad cursor"},
-		{failed("load the deliveries", secret), http.StatusInternalServerError, "The admin could not load the deliveries."},
+		{htmlview.Failed("close the circuit", webhook.ErrWebhookNotFound), http.StatusNotFound, "Webhook not found"},
+		{htmlview.Failed("load the deliveries", fmt.Errorf("%w: bad cursor", webhook.ErrInvalidArgument)), http.StatusBadRequest, "bad cursor"},
+		{htmlview.Failed("load the deliveries", secret), http.StatusInternalServerError, "The admin could not load the deliveries."},
 		{secret, http.StatusInternalServerError, "The admin could not serve this page."},
 	} {
 		rec := httptest.NewRecorder()

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The events page: every synced event with its static info. One query.
@@ -16,7 +18,7 @@ type eventView struct {
 func (h *handler) events(w http.ResponseWriter, r *http.Request) error {
 	evs, err := h.client.Events(r.Context())
 	if err != nil {
-		return failed("list the events", err)
+		return htmlview.Failed("list the events", err)
 	}
 	var rows []eventView
 	for _, e := range evs {

@@ -328,7 +328,7 @@ type choices struct {
 func (h *handler) loadChoices(ctx context.Context, webhookCode, eventCode, scope string) (choices, error) {
 	events, err := h.client.Events(ctx)
 	if err != nil {
-		return choices{}, failed("list the events for the filters", err)
+		return choices{}, htmlview.Failed("list the events for the filters", err)
 	}
 	scopes, hooks, err := h.allScopes(ctx)
 	if err != nil {

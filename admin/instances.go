@@ -32,7 +32,7 @@ type instancesData struct {
 func (h *handler) instances(w http.ResponseWriter, r *http.Request) error {
 	list, err := h.client.Instances(r.Context())
 	if err != nil {
-		return failed("list the worker instances", err)
+		return htmlview.Failed("list the worker instances", err)
 	}
 	now := h.now()
 	d := instancesData{PendingLink: h.link("/deliveries", url.Values{"status": {webhook.StatusPending}})}

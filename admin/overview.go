@@ -80,7 +80,7 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) error {
 	since := now.Truncate(time.Hour).Add(-23 * time.Hour)
 	counts, err := h.client.HourlyHistory(ctx, since)
 	if err != nil {
-		return failed("count the attempts per hour", err)
+		return htmlview.Failed("count the attempts per hour", err)
 	}
 	// The client's clock may run ahead of ours: keep the hours up to now.
 	for len(counts) > 0 && counts[len(counts)-1].Hour.After(now) {
@@ -88,15 +88,15 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) error {
 	}
 	stats, err := h.client.WebhookStats(ctx, now.Add(-24*time.Hour))
 	if err != nil {
-		return failed("summarise the webhooks' failures", err)
+		return htmlview.Failed("summarise the webhooks' failures", err)
 	}
 	hooks, err := h.client.Webhooks(ctx, webhook.WebhookQuery{})
 	if err != nil {
-		return failed("list the webhooks", err)
+		return htmlview.Failed("list the webhooks", err)
 	}
 	health, err := h.client.Health(ctx)
 	if err != nil {
-		return failed("read the delivery engine's health", err)
+		return htmlview.Failed("read the delivery engine's health", err)
 	}
 	links := h.webhookLinks(hooks)
 	sinceParam := since.Format("2006-01-02T15:04")

@@ -108,7 +108,7 @@ func (h *handler) renderPage(w http.ResponseWriter, r *http.Request, status int,
 	p := page{AppTitle: h.title, PageTitle: title, Nav: nav, CSRF: csrfFromContext(r), Flash: flashMessage(r.URL.Query()), Warnings: warnings, Data: data}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		return failed("render the page "+name, err)
+		return htmlview.Failed("render the page "+name, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The scopes page: every scope with its webhooks and links to its pages.
@@ -17,11 +18,11 @@ import (
 func (h *handler) allScopes(ctx context.Context) ([]webhook.Scope, []webhook.WebhookInfo, error) {
 	scopes, err := h.client.Scopes(ctx)
 	if err != nil {
-		return nil, nil, failed("list the scopes", err)
+		return nil, nil, htmlview.Failed("list the scopes", err)
 	}
 	hooks, err := h.client.Webhooks(ctx, webhook.WebhookQuery{})
 	if err != nil {
-		return nil, nil, failed("list the webhooks", err)
+		return nil, nil, htmlview.Failed("list the webhooks", err)
 	}
 	seen := map[webhook.Scope]bool{}
 	for _, s := range scopes {

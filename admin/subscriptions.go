@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/scopehook/webhook"
+	"github.com/scopehook/webhook/internal/htmlview"
 )
 
 // The subscriptions page: per scope, which webhook receives which events.
@@ -59,7 +60,7 @@ func (h *handler) subscriptions(w http.ResponseWriter, r *http.Request) error {
 	}
 	subs, err := h.client.Subscriptions(ctx, webhook.WebhookQuery{ScopeType: ft, ScopeCode: fc})
 	if err != nil {
-		return failed("list the subscriptions", err)
+		return htmlview.Failed("list the subscriptions", err)
 	}
 	known := map[hookKey]webhook.WebhookInfo{}
 	for _, wh := range hooks {

@@ -73,11 +73,11 @@ func (h *handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	all, err := h.client.Webhooks(ctx, webhook.WebhookQuery{})
 	if err != nil {
-		return failed("list the webhooks", err)
+		return htmlview.Failed("list the webhooks", err)
 	}
 	stats, err := h.client.WebhookStats(ctx, h.now().Add(-24*time.Hour))
 	if err != nil {
-		return failed("summarise the webhooks' failures", err)
+		return htmlview.Failed("summarise the webhooks' failures", err)
 	}
 	st, sc := parseScope(scope)
 	var hooks []webhook.WebhookInfo
@@ -96,7 +96,7 @@ func (h *handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 	}
 	subs, err := h.client.Subscriptions(ctx, webhook.WebhookQuery{ScopeType: st, ScopeCode: sc})
 	if err != nil {
-		return failed("list the subscriptions", err)
+		return htmlview.Failed("list the subscriptions", err)
 	}
 	byHook := map[hookKey]webhook.WebhookStats{}
 	for _, s := range stats {
@@ -288,7 +288,7 @@ func (h *handler) toggleWebhook(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(err, webhook.ErrWebhookNotFound) {
 			return webhookMissing(st, sc, code)
 		}
-		return failed("change the webhook", err)
+		return htmlview.Failed("change the webhook", err)
 	}
 	h.log.Info("admin: webhook toggled", "scope_type", st, "scope_code", sc, "code", code, "enabled", enable)
 	v := url.Values{"msg": {"disabled"}, "wh": {st + "/" + sc + " " + code}}
@@ -311,7 +311,7 @@ func (h *handler) closeCircuit(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(err, webhook.ErrWebhookNotFound) {
 			return webhookMissing(st, sc, code)
 		}
-		return failed("close the webhook's circuit", err)
+		return htmlview.Failed("close the webhook's circuit", err)
 	}
 	h.log.Info("admin: circuit closed", "scope_type", st, "scope_code", sc, "code", code)
 	h.backToWebhooks(w, f, url.Values{"msg": {"circuit-closed"}, "wh": {st + "/" + sc + " " + code}})

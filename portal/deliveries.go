@@ -97,7 +97,7 @@ func (h *handler) deliveries(w http.ResponseWriter, r *http.Request) error {
 	}
 	events, err := h.client.Events(ctx)
 	if err != nil {
-		return failed("load the events", err)
+		return htmlview.Failed("load the events", err)
 	}
 	dq := webhook.DeliveryQuery{ScopeType: st.scope.Type, ScopeCode: st.scope.Code, WebhookCode: f.Endpoint,
 		EventCode: f.Event, Status: f.Status, Cursor: cursor, Limit: h.pageSize + 1}
@@ -106,7 +106,7 @@ func (h *handler) deliveries(w http.ResponseWriter, r *http.Request) error {
 		return badInput(l, "deliveries.err.cursor")
 	}
 	if err != nil {
-		return failed("load the deliveries", err)
+		return htmlview.Failed("load the deliveries", err)
 	}
 	d := deliveriesData{Filter: f, Filtered: f != deliveryFilter{}, Reset: h.u("/deliveries"), PageSize: h.pageSize}
 	names := map[string]string{}
@@ -214,11 +214,11 @@ func (h *handler) delivery(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	list, err := h.client.Deliveries(ctx, webhook.DeliveryQuery{DeliveryID: id, ScopeType: st.scope.Type, ScopeCode: st.scope.Code, Limit: 100})
 	if err != nil {
-		return failed("load the delivery", err)
+		return htmlview.Failed("load the delivery", err)
 	}
 	hist, err := h.client.History(ctx, webhook.HistoryQuery{DeliveryID: id, ScopeType: st.scope.Type, ScopeCode: st.scope.Code, Limit: maxAttemptsShown})
 	if err != nil {
-		return failed("load the delivery's attempts", err)
+		return htmlview.Failed("load the delivery's attempts", err)
 	}
 	list = slicesFilter(list, func(d webhook.Delivery) bool { return d.ScopeType == st.scope.Type && d.ScopeCode == st.scope.Code })
 	hist = slicesFilter(hist, func(a webhook.History) bool { return a.ScopeType == st.scope.Type && a.ScopeCode == st.scope.Code })
@@ -313,7 +313,7 @@ func (h *handler) redeliver(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(err, webhook.ErrDeliveryNotFound) {
 			return err
 		}
-		return failed("schedule the redelivery", err)
+		return htmlview.Failed("schedule the redelivery", err)
 	}
 	h.log.Info("portal: delivery redelivered", "scope", st.scope.String(), "delivery_id", id)
 	h.redirect(w, r, "/deliveries/"+url.PathEscape(id), values("msg", "redelivered"))

@@ -67,11 +67,11 @@ func (h *handler) endpoints(w http.ResponseWriter, r *http.Request) error {
 	}
 	subs, err := h.client.ScopeSubscriptions(ctx, st.scope.Type, st.scope.Code)
 	if err != nil {
-		return failed("load the endpoints' events", err)
+		return htmlview.Failed("load the endpoints' events", err)
 	}
 	stats, err := h.client.WebhookStats(ctx, h.now().Add(-statsWindow))
 	if err != nil {
-		return failed("summarise the endpoints' deliveries", err)
+		return htmlview.Failed("summarise the endpoints' deliveries", err)
 	}
 	byCode := map[string]webhook.WebhookStats{}
 	for _, s := range stats {
@@ -113,7 +113,7 @@ func (h *handler) endpoints(w http.ResponseWriter, r *http.Request) error {
 func (h *handler) scopeWebhooks(ctx context.Context, scope webhook.Scope) ([]webhook.WebhookInfo, error) {
 	all, err := h.client.Webhooks(ctx, webhook.WebhookQuery{ScopeType: scope.Type, ScopeCode: scope.Code})
 	if err != nil {
-		return nil, failed("list the endpoints", err)
+		return nil, htmlview.Failed("list the endpoints", err)
 	}
 	out := all[:0]
 	for _, wh := range all {
@@ -128,7 +128,7 @@ func (h *handler) scopeWebhooks(ctx context.Context, scope webhook.Scope) ([]web
 func (h *handler) eventNames(ctx context.Context) (map[string]string, error) {
 	events, err := h.client.Events(ctx)
 	if err != nil {
-		return nil, failed("load the events", err)
+		return nil, htmlview.Failed("load the events", err)
 	}
 	m := make(map[string]string, len(events)+1)
 	for _, e := range events {
@@ -179,7 +179,7 @@ func (h *handler) loadEndpoint(r *http.Request) (webhook.WebhookInfo, error) {
 		if errors.Is(err, webhook.ErrWebhookNotFound) {
 			return wh, err
 		}
-		return wh, failed("load the endpoint", err)
+		return wh, htmlview.Failed("load the endpoint", err)
 	}
 	return wh, nil
 }
@@ -230,7 +230,7 @@ func (h *handler) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, webhook.ErrWebhookNotFound):
 		return err
 	case err != nil:
-		return failed("delete the endpoint", err)
+		return htmlview.Failed("delete the endpoint", err)
 	}
 	h.log.Info("portal: endpoint deleted", "scope", st.scope.String(), "code", code)
 	h.redirect(w, r, "/", values("msg", "deleted"))
@@ -310,7 +310,7 @@ func (h *handler) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, webhook.ErrWebhookNotFound):
 		return err
 	case err != nil:
-		return failed("rotate the signing secret", err)
+		return htmlview.Failed("rotate the signing secret", err)
 	}
 	h.log.Info("portal: signing secret rotated", "scope", st.scope.String(), "code", code, "grace", grace.String())
 	intro := st.lang.T("secret.new.intro0")
@@ -367,7 +367,7 @@ func (h *handler) testEndpoint(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err != nil && res.DeliveryID == "" {
-		return failed("send the test event", err)
+		return htmlview.Failed("send the test event", err)
 	}
 	v := testViewOf(&res, err)
 	if res.DeliveryID != "" {

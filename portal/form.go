@@ -117,7 +117,7 @@ func newCode() string {
 func (h *handler) catalogChoices(ctx context.Context, events []string) ([]eventChoice, error) {
 	all, err := h.client.Events(ctx)
 	if err != nil {
-		return nil, failed("load the events", err)
+		return nil, htmlview.Failed("load the events", err)
 	}
 	out := make([]eventChoice, 0, len(all))
 	for _, e := range all {
@@ -475,7 +475,7 @@ func (h *handler) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	var secret string
 	if f.Sign {
 		if secret, err = webhook.NewSigningSecret(); err != nil {
-			return failed("make a signing secret", err)
+			return htmlview.Failed("make a signing secret", err)
 		}
 		wh.SigningSecrets = []string{secret}
 	}
@@ -493,7 +493,7 @@ func (h *handler) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, webhook.ErrInvalidWebhook), errors.Is(err, webhook.ErrInvalidSubscription):
 		return h.formError(w, r, f, title, []string{l.T("form.err.invalid", libMessage(err))})
 	case err != nil:
-		return failed("save the endpoint", err)
+		return htmlview.Failed("save the endpoint", err)
 	}
 	h.log.Info("portal: endpoint created", "scope", st.scope.String(), "code", info.Code)
 	if secret == "" {
@@ -579,7 +579,7 @@ func (h *handler) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
 	case errors.Is(err, webhook.ErrInvalidWebhook), errors.Is(err, webhook.ErrInvalidSubscription):
 		return h.formError(w, r, f, title, []string{l.T("form.err.invalid", libMessage(err))})
 	case err != nil:
-		return failed("save the endpoint", err)
+		return htmlview.Failed("save the endpoint", err)
 	}
 	h.log.Info("portal: endpoint changed", "scope", st.scope.String(), "code", wh.Code)
 	msg := "saved"

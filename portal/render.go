@@ -94,7 +94,7 @@ func (h *handler) renderStatus(w http.ResponseWriter, r *http.Request, status in
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		return failed("render the page "+name, err)
+		return htmlview.Failed("render the page "+name, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
@@ -146,23 +146,6 @@ type requestError struct {
 
 func (e *requestError) Error() string { return e.heading + ": " + e.msg }
 
-// opError names the operation that failed, for the 500 page and the log.
-type opError struct {
-	op  string
-	err error
-}
-
-func (e *opError) Error() string { return e.op + ": " + e.err.Error() }
-func (e *opError) Unwrap() error { return e.err }
-
-// failed wraps err with the operation that failed ("load the deliveries").
-func failed(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &opError{op: op, err: err}
-}
-
 // serve adapts a handlerFunc to net/http through the one error path.
 func (h *handler) serve(fn handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -193,11 +176,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, webhook.ErrPreconditionFailed):
 		h.errorPage(w, r, errorData{Status: http.StatusConflict, Heading: l.T("err.conflict.heading"), Message: l.T("err.conflict.msg")})
 	default:
-		op := "serve this page"
-		var oe *opError
-		if errors.As(err, &oe) {
-			op = oe.op
-		}
+		op := htmlview.OpOf(err, "serve this page")
 		ref := htmlview.NewRef()
 		h.log.Error("portal: "+op, "ref", ref, "method", r.Method, "path", r.URL.Path, "scope", stateOf(r).scope.String(), "err", err)
 		h.errorPage(w, r, errorData{Status: http.StatusInternalServerError, Heading: l.T("err.internal.heading"), Message: l.T("err.internal.msg", ref, h.serviceName(l))})

@@ -1,6 +1,7 @@
 // Package htmlview holds the small formatting helpers the library's two
 // web UIs (packages admin and portal) share: times, percentages, clipped
-// text, pretty JSON and sorted headers.
+// text, pretty JSON, sorted headers, and the operation a failed page
+// names (OpError).
 package htmlview
 
 import (
