@@ -23,6 +23,10 @@ type instanceRow struct {
 	// started (written with each heartbeat).
 	HistoryRows     int64 `gorm:"column:history_rows;not null;default:0"`
 	HistoryFailures int64 `gorm:"column:history_failures;not null;default:0"`
+	// Leased is how many deliveries the instance held at its last
+	// heartbeat: counting the outbox's leases instead would read the row
+	// of every pending delivery, millions in a backlog.
+	Leased int64 `gorm:"column:leased;not null;default:0"`
 }
 
 func (instanceRow) TableName() string { return "webhook_instance" }
@@ -40,7 +44,10 @@ type Instance struct {
 	// Alive reports whether the heartbeat is recent enough (within
 	// Config.LeaseDuration) for its leases to hold.
 	Alive bool `json:"alive"`
-	// Leased is the number of deliveries it holds at the moment.
+	// Leased is the number of deliveries it holds: claimed and not yet
+	// recorded, as of its last heartbeat (heartbeats come every
+	// Config.LeaseDuration/4). Zero for an instance that is not alive,
+	// whose leases any instance may claim.
 	Leased int64 `json:"leased"`
 	// HistoryRows and HistoryFailures count the history rows the client
 	// wrote, and failed to write (each failure counted once per try), since
@@ -57,25 +64,16 @@ func (c *Client) Instances(ctx context.Context) ([]Instance, error) {
 	if err := c.dbCtx(ctx).Where("last_seen_at >= ?", now.Add(-instanceForgetAfter)).Order("started_at DESC, id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("webhook: listing instances: %w", err)
 	}
-	var leased []struct {
-		Owner string
-		N     int64
-	}
-	if err := c.dbCtx(ctx).Model(&deliveryRow{}).Select("lease_owner AS owner, COUNT(*) AS n").
-		Where("status = ? AND lease_owner IS NOT NULL", StatusPending).Group("lease_owner").Scan(&leased).Error; err != nil {
-		return nil, fmt.Errorf("webhook: listing instances: %w", err)
-	}
-	counts := map[string]int64{}
-	for _, l := range leased {
-		counts[l.Owner] = l.N
-	}
 	out := make([]Instance, len(rows))
 	for i, r := range rows {
 		out[i] = Instance{
 			ID: r.ID, Host: r.Host, PID: r.PID, Version: r.Version, Workers: r.Workers,
 			StartedAt: r.StartedAt, LastSeen: r.LastSeenAt,
-			Alive:  r.LastSeenAt.After(now.Add(-c.cfg.LeaseDuration)),
-			Leased: counts[r.ID], HistoryRows: r.HistoryRows, HistoryFailures: r.HistoryFailures,
+			Alive:       r.LastSeenAt.After(now.Add(-c.cfg.LeaseDuration)),
+			HistoryRows: r.HistoryRows, HistoryFailures: r.HistoryFailures,
+		}
+		if out[i].Alive {
+			out[i].Leased = max(r.Leased, 0)
 		}
 	}
 	return out, nil

@@ -152,6 +152,7 @@ var addedColumns = []struct {
 	{&deliveryRow{}, "TraceParent"},
 	{&instanceRow{}, "HistoryRows"},
 	{&instanceRow{}, "HistoryFailures"},
+	{&instanceRow{}, "Leased"},
 	{&webhookRow{}, "DisabledAt"},
 	{&webhookRow{}, "ConsecutiveFailures"},
 	{&webhookRow{}, "FailingSince"},

@@ -20,9 +20,10 @@ type Health struct {
 	// none was seen in the last hour.
 	LastHeartbeat time.Time `json:"last_heartbeat,omitzero"`
 	// Pending and Failed count the outbox's deliveries in those statuses;
-	// Due those pending, due now and held by no worker (counted up to
-	// 10,000: past it Due is 10,000), and OldestDue how long the oldest of
-	// them has waited.
+	// Due those pending, due now and held by no live instance (those due
+	// less the live instances' Leased, so as recent as their heartbeats;
+	// counted up to 10,000: past it Due is 10,000), and OldestDue how long
+	// the oldest one held by nobody has waited.
 	Pending   int64         `json:"pending"`
 	Failed    int64         `json:"failed"`
 	Due       int64         `json:"due"`
@@ -84,13 +85,22 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 		return h, fmt.Errorf("webhook: reading the outbox: %w", err)
 	}
 	h.Pending, h.Failed, h.OldestDue = g.counts[StatusPending], g.counts[StatusFailed], g.oldestDue
-	// Through the index on (status, next_attempt_at), reading the rows for
-	// their holder: counted up to maxDueCount, so that a backlog of
-	// millions costs what one of thousands does.
-	if err := c.dbCtx(ctx).Raw(`SELECT COUNT(*) FROM (SELECT 1 FROM webhook_delivery WHERE status = ? AND next_attempt_at <= ? AND lease_owner IS NULL LIMIT ?) d`,
-		StatusPending, now, maxDueCount).Scan(&h.Due).Error; err != nil {
+	// From the index on (status, next_attempt_at) alone, never the rows
+	// (whose holder no index names, so that a claim changes no index):
+	// the due deliveries, leased ones included (a claim takes only due
+	// ones and leaves next_attempt_at), less those the live instances
+	// hold. Counted up to maxDueCount, so that a backlog of millions costs
+	// what one of thousands does.
+	var leased int64
+	for _, in := range h.Instances {
+		leased += in.Leased
+	}
+	var due int64
+	if err := c.dbCtx(ctx).Raw(`SELECT COUNT(*) FROM (SELECT 1 FROM webhook_delivery WHERE status = ? AND next_attempt_at <= ? LIMIT ?) d`,
+		StatusPending, now, maxDueCount+leased).Scan(&due).Error; err != nil {
 		return h, fmt.Errorf("webhook: reading the outbox: %w", err)
 	}
+	h.Due = min(max(due-leased, 0), maxDueCount)
 	var rows []webhookRow
 	if err := c.dbCtx(ctx).Where("circuit_open_until IS NOT NULL OR (disabled_at IS NOT NULL AND disabled_at >= ?)", now.Add(-recentDisables)).
 		Order("scope_type, scope_code, code").Find(&rows).Error; err != nil {

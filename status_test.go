@@ -3,6 +3,7 @@ package webhook
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -106,4 +107,57 @@ func testHealthTellsOperatorsWhatIsWrong(t *testing.T, tdb *testDB) {
 		!strings.Contains(h.Warnings[0], "the workers fall behind") || !strings.Contains(h.Warnings[1], "3 history rows could not be written") {
 		t.Errorf("falling behind, history failing: %+v", h.Warnings)
 	}
+}
+
+// testHealthCountsWhatWorkersHold: an instance's heartbeat reports the
+// deliveries it holds (Instances' Leased), and Health's Due leaves them
+// out, without reading a row of the outbox; once they are recorded both
+// are zero again.
+func testHealthCountsWhatWorkersHold(t *testing.T, tdb *testDB) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		select {
+		case <-release:
+		case <-time.After(20 * time.Second):
+		}
+	})
+	c := newTestClient(t, tdb, Config{RetryPolicy: noRetries, LeaseDuration: time.Second, Workers: 4})
+	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL})
+	ctx := testCtx(t)
+	const n = 5
+	for range n {
+		if _, err := c.Enqueue(ctx, "template_update", []Scope{{"biz", "one"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	waitFor(t, "a request to hang", 10*time.Second, func() bool { return len(rc.requests()) > 0 })
+
+	// Heartbeats come every 250 ms: the count settles while the requests hang.
+	var h Health
+	waitFor(t, "the heartbeat to report the held deliveries", 10*time.Second, func() bool {
+		var err error
+		if h, err = c.Health(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return len(h.Instances) == 1 && h.Instances[0].Leased > 0 && h.Due == n-h.Instances[0].Leased
+	})
+	if h.Pending != n || h.Instances[0].Leased > n {
+		t.Errorf("held %d of %d pending, due %d", h.Instances[0].Leased, h.Pending, h.Due)
+	}
+
+	free()
+	waitFor(t, "the deliveries to be recorded and reported", 10*time.Second, func() bool {
+		var err error
+		if h, err = c.Health(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return h.Pending == 0 && len(h.Instances) == 1 && h.Instances[0].Leased == 0 && h.Due == 0
+	})
 }

@@ -80,6 +80,7 @@ var suite = []suiteTest{
 	{"DeliveriesListsBroadcasts", testDeliveriesListsBroadcasts},
 	{"RedeliverInStaysInItsScope", testRedeliverInStaysInItsScope},
 	{"HealthTellsOperatorsWhatIsWrong", testHealthTellsOperatorsWhatIsWrong},
+	{"HealthCountsWhatWorkersHold", testHealthCountsWhatWorkersHold},
 	{"ManageOneWebhook", testManageOneWebhook},
 	{"ConcurrentUpdatesLoseNothing", testConcurrentUpdatesLoseNothing},
 	{"PythonWebhookEditedThroughTheAPI", testPythonWebhookEditedThroughTheAPI},

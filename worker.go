@@ -48,7 +48,7 @@ type worker struct {
 
 	cache    claimCache
 	lastBeat atomic.Int64 // time.Now().UnixNano() of the last heartbeat that committed
-	held     atomic.Int64 // deliveries leased and not yet recorded, for Stop's log
+	held     atomic.Int64 // deliveries leased and not yet recorded, for Stop's log and the heartbeat
 
 	// Guarded by mu: the scheduler's state, shared by run and the senders
 	// (each sender starts the next job of the lanes when it finishes, so
@@ -336,8 +336,8 @@ func (w *worker) beat(timeout time.Duration) error {
 	defer cancel()
 	now := c.now().UTC()
 	unlock := c.lockWrites()
-	res, err := unprepared(c.db.Statement.ConnPool).ExecContext(ctx, c.ph.rebind("UPDATE webhook_instance SET last_seen_at = ?, history_rows = ?, history_failures = ? WHERE id = ?"),
-		now, c.histRows.Load(), c.histFailures.Load(), w.owner)
+	res, err := unprepared(c.db.Statement.ConnPool).ExecContext(ctx, c.ph.rebind("UPDATE webhook_instance SET last_seen_at = ?, history_rows = ?, history_failures = ?, leased = ? WHERE id = ?"),
+		now, c.histRows.Load(), c.histFailures.Load(), w.held.Load(), w.owner)
 	unlock()
 	if err != nil {
 		return err

@@ -337,6 +337,10 @@ func TestInstancesPage(t *testing.T) {
 	if err := db.Exec(`UPDATE webhook_delivery SET lease_owner = 'inst-alive-1', lease_until = ?`, now.Add(time.Minute)).Error; err != nil {
 		t.Fatal(err)
 	}
+	// As the heartbeats report them; the dead one's count is not shown.
+	if err := db.Exec(`UPDATE webhook_instance SET leased = CASE id WHEN 'inst-alive-1' THEN 2 ELSE 7 END`).Error; err != nil {
+		t.Fatal(err)
+	}
 
 	r = s.get("/instances")
 	wantStatus(t, r, http.StatusOK)

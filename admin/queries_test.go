@@ -70,10 +70,10 @@ func TestQueriesPerPage(t *testing.T) {
 	}
 	// HourlyHistory 1, WebhookStats 2 (its webhooks' counts, their last
 	// attempts), Webhooks 1 (the webhooks' ids, for
-	// the links to their rows) and Health 6 (instances 2, outbox counts
+	// the links to their rows) and Health 5 (instances 1, outbox counts
 	// and oldest due 2, due deliveries 1, circuits and disables 1). Health
 	// made the separate CountDeliveries and Instances (three) redundant.
-	const overviewStatements = 10
+	const overviewStatements = 9
 	if few["/"] != overviewStatements {
 		t.Errorf("the overview issues %d statements, want %d", few["/"], overviewStatements)
 	}

@@ -147,13 +147,14 @@ func TestInstances(t *testing.T) {
 		id, host      string
 		pid, workers  int
 		started, seen time.Time
+		leased        int // at the last heartbeat
 	}{
-		{"inst-alive", "web-1", 4242, 8, now.Add(-time.Hour), now.Add(-2 * time.Second)},
-		{"inst-dead", "web-2\tevil\x1b[2J", 77, 2, now.Add(-3 * time.Hour), now.Add(-10 * time.Minute)},
-		{"inst-gone", "web-3", 1, 1, now.Add(-5 * time.Hour), now.Add(-2 * time.Hour)},
+		{"inst-alive", "web-1", 4242, 8, now.Add(-time.Hour), now.Add(-2 * time.Second), 2},
+		{"inst-dead", "web-2\tevil\x1b[2J", 77, 2, now.Add(-3 * time.Hour), now.Add(-10 * time.Minute), 5}, // a dead one holds none
+		{"inst-gone", "web-3", 1, 1, now.Add(-5 * time.Hour), now.Add(-2 * time.Hour), 0},
 	} {
-		if err := db.Exec(`INSERT INTO webhook_instance (id, host, pid, version, workers, started_at, last_seen_at) VALUES (?, ?, ?, '0.1.0', ?, ?, ?)`,
-			in.id, in.host, in.pid, in.workers, in.started, in.seen).Error; err != nil {
+		if err := db.Exec(`INSERT INTO webhook_instance (id, host, pid, version, workers, started_at, last_seen_at, leased) VALUES (?, ?, ?, '0.1.0', ?, ?, ?, ?)`,
+			in.id, in.host, in.pid, in.workers, in.started, in.seen, in.leased).Error; err != nil {
 			t.Fatal(err)
 		}
 	}
