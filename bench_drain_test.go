@@ -152,7 +152,7 @@ func drainFloor(b *testing.B, c *Client, url string) {
 		string(benchBody) + `},"response":{"status_code":200,"headers":{"Content-Type":"application/json"},"body":"{\"message\": \"ok\"}"}}`
 	claimQ := rebind(`UPDATE webhook_delivery SET lease_owner = ?, lease_until = ? WHERE id IN (SELECT id FROM webhook_delivery
 		WHERE scope_type = ? AND scope_code = ? AND webhook_code = ? AND status = ? AND next_attempt_at <= ? AND lease_owner IS NULL
-		ORDER BY next_attempt_at, id LIMIT ?) RETURNING id, delivery_id, payload`)
+		ORDER BY next_attempt_at LIMIT ?) RETURNING id, delivery_id, payload`)
 	b.ReportAllocs()
 	b.ResetTimer()
 	left, queued := b.N, 0

@@ -3,8 +3,11 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // testHistoryBatchInsertKeepsEveryValue writes history rows in one batch
@@ -124,4 +127,70 @@ func TestPostgresOutboxLeavesRoomForClaims(t *testing.T) {
 	if got := opts(); got != "fillfactor=90" {
 		t.Fatalf("after Migrate, storage options %q, want the operator's fillfactor=90 kept", got)
 	}
+}
+
+// TestPostgresClaimReadsWhatItLeases: a claim of a batch from a backlog
+// enqueued at once (one next_attempt_at for all) reads about the rows it
+// leases, not the whole backlog, and rewrites them as HOT updates, which
+// touch none of the outbox's indexes.
+func TestPostgresClaimReadsWhatItLeases(t *testing.T) {
+	c := newTestClient(t, postgresTestDB(t), Config{})
+	rc := newReceiver(t, nil)
+	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL})
+	ctx := testCtx(t)
+	const backlog, batch = 3000, 256
+	evs := make([]EnqueueEvent, backlog)
+	for i := range evs {
+		evs[i] = EnqueueEvent{Event: "template_update", Scopes: []Scope{{"biz", "one"}}, ExtraInfo: map[string]any{"n": i}}
+	}
+	if _, err := c.EnqueueMany(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	w := &worker{c: c, owner: "claim-test"}
+	var jobs []*job
+	var fetched, updated, hot int64
+	errRollback := errors.New("rolled back")
+	err := c.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		jobs, err = w.claimRows(ctx, tx.Statement.ConnPool, c.now().UTC(), "w.enable_webhook = ? AND w.circuit_open_until IS NULL", []any{true}, false, batch, batch)
+		if err != nil {
+			return err
+		}
+		// This transaction's own counts, which the server keeps at once:
+		// the rows fetched through each of the outbox's indexes, and the
+		// updates.
+		if err := tx.Raw(`SELECT (SELECT SUM(pg_stat_get_xact_tuples_fetched(indexrelid)) FROM pg_index WHERE indrelid = x.oid),
+			pg_stat_get_xact_tuples_updated(x.oid), pg_stat_get_xact_tuples_hot_updated(x.oid)
+			FROM (SELECT 'webhook_delivery'::regclass::oid AS oid) x`).Row().Scan(&fetched, &updated, &hot); err != nil {
+			return err
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+	if len(jobs) != batch || updated != batch {
+		t.Fatalf("claimed %d (%d rows updated), want %d", len(jobs), updated, batch)
+	}
+	// The lateral scan reads the leased rows and the UPDATE finds them again
+	// by id: twice the batch. Sorting the backlog would read all 3,000.
+	if fetched > 3*batch {
+		t.Errorf("the claim of %d read %d rows of a backlog of %d: it reads the backlog, not the batch", batch, fetched, backlog)
+	}
+	// A claimed row is a little longer (its lease): at the fill factor of
+	// 70 about 40 % were HOT.
+	if hot < updated*3/4 {
+		t.Errorf("%d of the claim's %d updates were HOT, want at least 75 %%: the outbox's pages lack room for a claimed row", hot, updated)
+	}
+	// Ties go in enqueue order: the batch is the first 256 enqueued.
+	var first int64
+	if err := c.db.Raw("SELECT MIN(id) FROM webhook_delivery").Scan(&first).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		if j.row.ID >= first+batch {
+			t.Fatalf("claimed delivery %d, not among the first %d enqueued (from %d)", j.row.ID, batch, first)
+		}
+	}
+	t.Logf("claim of %d from %d enqueued together: %d rows read, %d of %d updates HOT", batch, backlog, fetched, hot, updated)
 }

