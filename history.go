@@ -346,9 +346,11 @@ func (c *Client) insertHistoryOn(ctx context.Context, pool gorm.ConnPool, rows [
 // pgHistoryInsert inserts the rows of a JSON array (historyRecordset) on
 // PostgreSQL: one parameter and one statement text whatever the number of
 // rows, which the driver prepares once per connection, where a multi-row
-// VALUES list is a new statement of 13 parameters a row for each size.
+// VALUES list is a new statement of 13 parameters a row for each size. The
+// array is parsed once, as jsonb, whose extra_info values then go to the
+// jsonb column as they are (as json, each was parsed twice more).
 const pgHistoryInsert = `INSERT INTO webhook_history (` + historyColumns + `)
-	SELECT ` + historyColumns + ` FROM json_to_recordset($1::json) AS r(webhook_code text, event_code text, created_at timestamptz,
+	SELECT ` + historyColumns + ` FROM jsonb_to_recordset($1::jsonb) AS r(webhook_code text, event_code text, created_at timestamptz,
 		success boolean, status_code integer, delivery_id text, scope_type text, scope_code text, extra_info jsonb,
 		attempt integer, duration_us bigint, error_message text, queued boolean)`
 
