@@ -3,9 +3,7 @@ package webhook
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -220,10 +218,7 @@ func testEnqueueManyTxRollbackDiscardsAll(t *testing.T, tdb *testDB) {
 	c := newTestClient(t, tdb, Config{})
 	setupScope(t, c, rc)
 	ctx := testCtx(t)
-	batch := make([]EnqueueEvent, 1500) // 3,000 deliveries
-	for i := range batch {
-		batch[i] = EnqueueEvent{Event: "template_update", Scopes: []Scope{{"biz", "biz1"}}, ExtraInfo: map[string]any{"i": i}}
-	}
+	batch := numberedEvents(1500, "template_update", Scope{"biz", "biz1"}) // 3,000 deliveries
 	rollback := errors.New("business write failed")
 	err := c.DB().Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec("INSERT INTO webhook_scope (type, code) VALUES (?, ?)", "business", "write").Error; err != nil {
@@ -291,29 +286,18 @@ func testEnqueueManyLargeBatch(t *testing.T, tdb *testDB) {
 
 // The workers deliver what a batch enqueued, each delivery once.
 func testEnqueueManyIsDelivered(t *testing.T, tdb *testDB) {
-	var mu sync.Mutex
-	seen := map[string]int{}
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		mu.Lock()
-		seen[r.URL.Path+" "+deliveryIDOf(body)]++
-		mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	})
+	rc, received := countingReceiver(t)
 	c := newTestClient(t, tdb, Config{PollInterval: time.Hour})
 	setupScope(t, c, rc)
 	ctx := testCtx(t)
 	startWorkers(t, c)
-	batch := make([]EnqueueEvent, 40)
-	for i := range batch {
-		batch[i] = EnqueueEvent{Event: "template_create", Scopes: []Scope{{"biz", "biz1"}, {"biz", "biz2"}}, ExtraInfo: map[string]any{"i": i}}
-	}
+	batch := numberedEvents(40, "template_create", Scope{"biz", "biz1"}, Scope{"biz", "biz2"})
 	ids, err := c.EnqueueMany(ctx, batch) // wakes the workers: the poll interval is an hour
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the batch", 60*time.Second, func() bool { return deliveriesByStatus(t, c)[StatusSucceeded] == 3*len(batch) })
-	mu.Lock()
-	defer mu.Unlock()
+	seen := received()
 	for i, l := range ids {
 		for j, id := range l {
 			path := []string{"/bearer", "/get", "/biz2"}[j]
@@ -325,4 +309,14 @@ func testEnqueueManyIsDelivered(t *testing.T, tdb *testDB) {
 	if len(seen) != 3*len(batch) {
 		t.Errorf("receiver saw %d deliveries, want %d", len(seen), 3*len(batch))
 	}
+}
+
+// numberedEvents is a batch of n events code to scopes, element i with
+// extra info {"i": i}.
+func numberedEvents(n int, code string, scopes ...Scope) []EnqueueEvent {
+	batch := make([]EnqueueEvent, n)
+	for i := range batch {
+		batch[i] = EnqueueEvent{Event: code, Scopes: scopes, ExtraInfo: map[string]any{"i": i}}
+	}
+	return batch
 }

@@ -139,11 +139,7 @@ func TestPostgresClaimReadsWhatItLeases(t *testing.T) {
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL})
 	ctx := testCtx(t)
 	const backlog, batch = 3000, 256
-	evs := make([]EnqueueEvent, backlog)
-	for i := range evs {
-		evs[i] = EnqueueEvent{Event: "template_update", Scopes: []Scope{{"biz", "one"}}, ExtraInfo: map[string]any{"n": i}}
-	}
-	if _, err := c.EnqueueMany(ctx, evs); err != nil {
+	if _, err := c.EnqueueMany(ctx, numberedEvents(backlog, "template_update", Scope{"biz", "one"})); err != nil {
 		t.Fatal(err)
 	}
 	w := &worker{c: c, owner: "claim-test"}

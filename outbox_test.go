@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strings"
@@ -141,14 +142,7 @@ func testEnqueueTxRollbackSendsNothingCommitSendsAll(t *testing.T, tdb *testDB) 
 }
 
 func testWorkersDeliverABacklog(t *testing.T, tdb *testDB) {
-	var mu sync.Mutex
-	seen := map[string]int{}
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
-		mu.Lock()
-		seen[r.URL.Path+" "+deliveryIDOf(body)]++
-		mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	})
+	rc, received := countingReceiver(t)
 	c := newTestClient(t, tdb, Config{PollInterval: 10 * time.Millisecond, Workers: 8, ClaimBatch: 16})
 	setupScope(t, c, rc)
 	ctx := testCtx(t)
@@ -160,8 +154,7 @@ func testWorkersDeliverABacklog(t *testing.T, tdb *testDB) {
 	}
 	startWorkers(t, c)
 	waitFor(t, "the backlog", 60*time.Second, func() bool { return deliveriesByStatus(t, c)[StatusSucceeded] == 3*n })
-	mu.Lock()
-	defer mu.Unlock()
+	seen := received()
 	if len(seen) != 3*n {
 		t.Errorf("receiver saw %d distinct deliveries, want %d", len(seen), 3*n)
 	}
@@ -179,6 +172,24 @@ func testWorkersDeliverABacklog(t *testing.T, tdb *testDB) {
 		if d.Attempts != 1 || d.LeaseOwner != nil || d.FinishedAt == nil || d.LastStatusCode == nil || *d.LastStatusCode != 204 {
 			t.Fatalf("finished delivery row = %+v", d)
 		}
+	}
+}
+
+// countingReceiver answers 204 and counts what it receives by path and
+// delivery id ("/bearer 0123…"); seen returns a copy of the counts.
+func countingReceiver(t testing.TB) (rc *receiver, seen func() map[string]int) {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	rc = newReceiver(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		mu.Lock()
+		counts[r.URL.Path+" "+deliveryIDOf(body)]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return rc, func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(counts)
 	}
 }
 
