@@ -27,20 +27,31 @@ func fastReceiver(b *testing.B) *httptest.Server {
 // benchBody is the size and shape of the body Broadcast sends below.
 var benchBody = []byte(`{"event":{"code":"template_update","name":"模板更新","description":"a template changed","info":{"operator":"alice","template_id":"t-1234"}},"delivery_id":"0123456789abcdef0123456789abcdef"}`)
 
+// benchPost is the bare request of the references: a JSON POST of body to
+// url, its answer read and discarded; it returns the status code.
+func benchPost(client *http.Client, url string, body io.Reader) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, url, body)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 // bareLoop is the baseline: a plain net/http POST of the same body to the
 // same server, nothing recorded.
 func bareLoop(b *testing.B, url string, parallel bool) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}
 	post := func() {
-		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(benchBody))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
+		if _, err := benchPost(client, url, bytes.NewReader(benchBody)); err != nil {
 			b.Error(err)
-			return
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 	}
 	runLoop(b, parallel, post)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
@@ -198,15 +209,10 @@ func BenchmarkOutboxBacklog(b *testing.B) {
 			go func() {
 				defer wg.Done()
 				for range work {
-					req, _ := http.NewRequest(http.MethodPost, srv.URL+"/hook", bytes.NewReader(benchBody))
-					req.Header.Set("Content-Type", "application/json")
-					resp, err := client.Do(req)
-					if err != nil {
+					if _, err := benchPost(client, srv.URL+"/hook", bytes.NewReader(benchBody)); err != nil {
 						b.Error(err)
 						return
 					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
 				}
 			}()
 		}
@@ -293,16 +299,12 @@ func floorLoop(b *testing.B, c *Client, url string) {
 			return
 		}
 		start := time.Now()
-		req, _ := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(benchBody))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
+		status, err := benchPost(client, endpoint, bytes.NewReader(benchBody))
 		if err != nil {
 			b.Error(err)
 			return
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if _, err := ins.ExecContext(ctx, "hook", "template_update", time.Now().UTC(), true, resp.StatusCode, "0123456789abcdef0123456789abcdef",
+		if _, err := ins.ExecContext(ctx, "hook", "template_update", time.Now().UTC(), true, status, "0123456789abcdef0123456789abcdef",
 			"biz", "bench", extra, 1, time.Since(start).Microseconds(), nil, false); err != nil {
 			b.Error(err)
 		}
