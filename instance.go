@@ -73,7 +73,7 @@ func (c *Client) Instances(ctx context.Context) ([]Instance, error) {
 			HistoryRows: r.HistoryRows, HistoryFailures: r.HistoryFailures,
 		}
 		if out[i].Alive {
-			out[i].Leased = max(r.Leased, 0)
+			out[i].Leased = r.Leased
 		}
 	}
 	return out, nil

@@ -17,15 +17,7 @@ func testHealthTellsOperatorsWhatIsWrong(t *testing.T, tdb *testDB) {
 	c := newTestClient(t, tdb, Config{RetryPolicy: noRetries, CircuitBreakAfter: 1, DisableAfterFailures: 2, LeaseDuration: time.Second})
 	oneWebhook(t, c, WebhookConfig{Endpoint: rc.URL})
 	ctx := testCtx(t)
-	health := func() Health {
-		t.Helper()
-		h, err := c.Health(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
-	if h := health(); len(h.Warnings) != 0 || h.Due != 0 || h.LiveInstances != 0 || len(h.OpenCircuits) != 0 {
+	if h := health(t, c); len(h.Warnings) != 0 || h.Due != 0 || h.LiveInstances != 0 || len(h.OpenCircuits) != 0 {
 		t.Errorf("a quiet database: %+v", h)
 	}
 
@@ -35,7 +27,7 @@ func testHealthTellsOperatorsWhatIsWrong(t *testing.T, tdb *testDB) {
 			t.Fatal(err)
 		}
 	}
-	h := health()
+	h := health(t, c)
 	if h.Due != 3 || h.Pending != 3 || h.OldestDue < 0 || len(h.Warnings) != 1 || !strings.Contains(h.Warnings[0], "3 deliveries are due, and no worker has run") {
 		t.Errorf("due with no worker: %+v", h)
 	}
@@ -46,7 +38,7 @@ func testHealthTellsOperatorsWhatIsWrong(t *testing.T, tdb *testDB) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for h = health(); (len(h.OpenCircuits) == 0 || h.HistoryRows == 0) && time.Now().Before(deadline); h = health() {
+	for h = health(t, c); (len(h.OpenCircuits) == 0 || h.HistoryRows == 0) && time.Now().Before(deadline); h = health(t, c) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if h.LiveInstances != 1 || len(h.OpenCircuits) != 1 || h.OpenCircuits[0].WebhookCode != "hook" || h.OpenCircuits[0].Circuit.State != CircuitOpen || h.HistoryRows == 0 {
@@ -65,19 +57,19 @@ func testHealthTellsOperatorsWhatIsWrong(t *testing.T, tdb *testDB) {
 			t.Fatal(err)
 		}
 	}
-	h = health()
+	h = health(t, c)
 	if len(h.RecentlyDisabled) != 1 || h.RecentlyDisabled[0].WebhookCode != "hook" || h.RecentlyDisabled[0].DisabledAt.IsZero() || h.RecentlyDisabled[0].Reason == "" {
 		t.Errorf("after an auto-disable: %+v", h.RecentlyDisabled)
 	}
 	// Disabled two days ago, with its circuit still open: no longer recent.
 	c.DB().Exec("UPDATE webhook_webhook SET disabled_at = ?, circuit_open_until = ?", time.Now().UTC().Add(-48*time.Hour), time.Now().UTC().Add(time.Hour))
-	if h := health(); len(h.RecentlyDisabled) != 0 || len(h.OpenCircuits) != 1 {
+	if h := health(t, c); len(h.RecentlyDisabled) != 0 || len(h.OpenCircuits) != 1 {
 		t.Errorf("an old auto-disable is listed as recent: %+v", h.RecentlyDisabled)
 	}
 	if err := c.SetWebhookEnabled(ctx, "biz", "one", "hook", true); err != nil {
 		t.Fatal(err)
 	}
-	if h := health(); len(h.RecentlyDisabled) != 0 {
+	if h := health(t, c); len(h.RecentlyDisabled) != 0 {
 		t.Errorf("enabled again, still listed: %+v", h.RecentlyDisabled)
 	}
 
@@ -90,7 +82,7 @@ func testHealthTellsOperatorsWhatIsWrong(t *testing.T, tdb *testDB) {
 	if err := c.DB().Create(&instanceRow{ID: "dead", Host: "h", PID: 1, Version: Version, Workers: 1, StartedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-2 * time.Minute)}).Error; err != nil {
 		t.Fatal(err)
 	}
-	h = health()
+	h = health(t, c)
 	if h.LiveInstances != 0 || len(h.Warnings) != 1 || !strings.Contains(h.Warnings[0], "no worker has been seen for 2m") {
 		t.Errorf("a dead worker: %+v", h.Warnings)
 	}
@@ -102,7 +94,7 @@ func testHealthTellsOperatorsWhatIsWrong(t *testing.T, tdb *testDB) {
 		HistoryRows: 10, HistoryFailures: 3}).Error; err != nil {
 		t.Fatal(err)
 	}
-	h = health()
+	h = health(t, c)
 	if h.LiveInstances != 1 || h.HistoryFailures != 3 || len(h.Warnings) != 2 ||
 		!strings.Contains(h.Warnings[0], "the workers fall behind") || !strings.Contains(h.Warnings[1], "3 history rows could not be written") {
 		t.Errorf("falling behind, history failing: %+v", h.Warnings)
@@ -112,12 +104,11 @@ func testHealthTellsOperatorsWhatIsWrong(t *testing.T, tdb *testDB) {
 // testHealthCountsWhatWorkersHold: an instance's heartbeat reports the
 // deliveries it holds (Instances' Leased), and Health's Due leaves them
 // out, without reading a row of the outbox; once they are recorded both
-// are zero again.
+// are zero again. What a dead instance leased is due: nobody holds it.
 func testHealthCountsWhatWorkersHold(t *testing.T, tdb *testDB) {
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	free := func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(free)
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		select {
 		case <-release:
@@ -133,19 +124,14 @@ func testHealthCountsWhatWorkersHold(t *testing.T, tdb *testDB) {
 			t.Fatal(err)
 		}
 	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop(ctx)
+	startWorkers(t, c)
+	t.Cleanup(free) // before the workers stop
 	waitFor(t, "a request to hang", 10*time.Second, func() bool { return len(rc.requests()) > 0 })
 
 	// Heartbeats come every 250 ms: the count settles while the requests hang.
 	var h Health
 	waitFor(t, "the heartbeat to report the held deliveries", 10*time.Second, func() bool {
-		var err error
-		if h, err = c.Health(ctx); err != nil {
-			t.Fatal(err)
-		}
+		h = health(t, c)
 		return len(h.Instances) == 1 && h.Instances[0].Leased > 0 && h.Due == n-h.Instances[0].Leased
 	})
 	if h.Pending != n || h.Instances[0].Leased > n {
@@ -154,10 +140,39 @@ func testHealthCountsWhatWorkersHold(t *testing.T, tdb *testDB) {
 
 	free()
 	waitFor(t, "the deliveries to be recorded and reported", 10*time.Second, func() bool {
-		var err error
-		if h, err = c.Health(ctx); err != nil {
-			t.Fatal(err)
-		}
+		h = health(t, c)
 		return h.Pending == 0 && len(h.Instances) == 1 && h.Instances[0].Leased == 0 && h.Due == 0
 	})
+
+	// An instance that stopped beating ten minutes ago, its leases not yet
+	// expired: its last figure is not reported, and its deliveries are due.
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := c.DB().Exec(`INSERT INTO webhook_instance (id, host, pid, version, workers, started_at, last_seen_at, leased) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		"dead-instance", "web-9", 99, Version, 4, now.Add(-time.Hour), now.Add(-10*time.Minute), 2).Error; err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := c.Enqueue(ctx, "template_update", []Scope{{"biz", "one"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.DB().Exec("UPDATE webhook_delivery SET lease_owner = ?, lease_until = ? WHERE status = ?", "dead-instance", now.Add(time.Hour), StatusPending).Error; err != nil {
+		t.Fatal(err)
+	}
+	if h = health(t, c); len(h.Instances) != 1 || h.Instances[0].Alive || h.Instances[0].Leased != 0 || h.Pending != 2 || h.Due != 2 {
+		t.Errorf("with a dead instance's leases: due %d of %d pending, instances %+v", h.Due, h.Pending, h.Instances)
+	}
+}
+
+// health is c.Health, failing t on an error.
+func health(t *testing.T, c *Client) Health {
+	t.Helper()
+	h, err := c.Health(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
