@@ -425,14 +425,6 @@ func (c *Client) resolveMany(ctx context.Context, pool gorm.ConnPool, codes []st
 	return evs, hooks, nil
 }
 
-func anys(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
-}
-
 // insertBatchPostgres writes a batch in one statement whatever its size:
 // the varying columns travel as six text arrays that unnest turns back
 // into rows, in order (WITH ORDINALITY), so that ids follow the batch.

@@ -178,3 +178,12 @@ func pgTextArray(s []string) string {
 	}
 	return string(append(b, '}'))
 }
+
+// anys is s as arguments of a statement.
+func anys[T any](s []T) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}

@@ -962,11 +962,7 @@ func (w *worker) claim(ctx context.Context, pool gorm.ConnPool, plan claimPlan, 
 			return nil, false, fmt.Errorf("webhook: taking circuit probes: %w", err)
 		}
 		if len(probes) > 0 {
-			ids := make([]any, len(probes))
-			for i, id := range probes {
-				ids[i] = id
-			}
-			filter, ids := c.inIDs("w.id", ids, false)
+			filter, ids := c.inIDs("w.id", anys(probes), false)
 			got, err := w.claimRows(ctx, pool, now, filter, ids, true, 1, len(probes))
 			if err != nil {
 				return nil, false, err
