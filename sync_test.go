@@ -251,10 +251,12 @@ events:
 }
 
 func testSyncEventsFromFiles(t *testing.T, tdb *testDB) {
-	ctx := testCtx(t)
-
+	// Each subtest makes its own context: parallel subtests start only
+	// when a slot frees, which in the whole suite can be after a deadline
+	// set here has passed.
 	t.Run("real file", func(t *testing.T) {
 		t.Parallel()
+		ctx := testCtx(t)
 		c := newTestClient(t, tdb, Config{})
 		dir := t.TempDir()
 		path := filepath.Join(dir, "webhook_resources.yaml")
@@ -299,6 +301,7 @@ func testSyncEventsFromFiles(t *testing.T, tdb *testDB) {
 
 	t.Run("MapFS", func(t *testing.T) {
 		t.Parallel()
+		ctx := testCtx(t)
 		c := newTestClient(t, tdb, Config{})
 		fsys := fstest.MapFS{
 			"events/events.yaml":  {Data: readTestdata(t, "events.yaml")},
@@ -326,6 +329,7 @@ func testSyncEventsFromFiles(t *testing.T, tdb *testDB) {
 
 	t.Run("DirFS of testdata", func(t *testing.T) {
 		t.Parallel()
+		ctx := testCtx(t)
 		c := newTestClient(t, tdb, Config{})
 		res, err := c.SyncEventsFS(ctx, os.DirFS("testdata"), "events/events.yaml")
 		if err != nil {
@@ -336,6 +340,7 @@ func testSyncEventsFromFiles(t *testing.T, tdb *testDB) {
 
 	t.Run("invalid file", func(t *testing.T) {
 		t.Parallel()
+		ctx := testCtx(t)
 		c := newTestClient(t, tdb, Config{})
 		_, err := c.SyncEvents(ctx, filepath.Join("testdata", "events"), "duplicate.yaml")
 		if !errors.Is(err, ErrInvalidEvents) || !strings.Contains(err.Error(), "duplicate.yaml:7:") || !strings.Contains(err.Error(), "line 3") {
@@ -348,6 +353,7 @@ func testSyncEventsFromFiles(t *testing.T, tdb *testDB) {
 
 	t.Run("missing file", func(t *testing.T) {
 		t.Parallel()
+		ctx := testCtx(t)
 		c := newTestClient(t, tdb, Config{})
 		if _, err := c.SyncEvents(ctx, t.TempDir(), "nope.yaml"); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("SyncEvents(missing) error = %v, want fs.ErrNotExist", err)
