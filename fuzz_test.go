@@ -262,8 +262,8 @@ func FuzzVerifyPortalToken(f *testing.F) {
 	})
 }
 
-// FuzzMarshalJSONString: the fast path of marshalJSON for plain strings
-// writes exactly what the encoder writes.
+// FuzzMarshalJSONString: the fast paths of marshalJSON and
+// appendJSONString for plain strings write exactly what the encoder writes.
 func FuzzMarshalJSONString(f *testing.F) {
 	for _, s := range []string{"", "abc", "a\"b", "a\\b", "<&>", "é", "\x7f", "\x1f", "delivery-0123"} {
 		f.Add(s)
@@ -279,8 +279,12 @@ func FuzzMarshalJSONString(f *testing.F) {
 		if err := enc.Encode(s); err != nil {
 			t.Fatal(err)
 		}
-		if want := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !bytes.Equal(got, want) {
+		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		if !bytes.Equal(got, want) {
 			t.Fatalf("marshalJSON(%q) = %s, the encoder writes %s", s, got, want)
+		}
+		if got := appendJSONString([]byte("x"), s); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+			t.Fatalf("appendJSONString(x, %q) = %s, want x%s", s, got, want)
 		}
 	})
 }

@@ -355,8 +355,13 @@ const pgHistoryInsert = `INSERT INTO webhook_history (` + historyColumns + `)
 		attempt integer, duration_us bigint, error_message text, queued boolean)`
 
 // appendJSONString appends s to b as marshalJSON writes it (invalid UTF-8
-// becomes U+FFFD, which PostgreSQL accepts where it refuses the bytes).
+// becomes U+FFFD, which PostgreSQL accepts where it refuses the bytes). A
+// plain string (codes, delivery ids) is appended as it stands, without a
+// slice of its own: historyRecordset writes six or seven a row.
 func appendJSONString(b []byte, s string) []byte {
+	if plainJSONString(s) {
+		return append(append(append(b, '"'), s...), '"')
+	}
 	q, _ := marshalJSON(s) // a string always encodes
 	return append(b, q...)
 }
