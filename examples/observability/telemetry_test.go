@@ -141,13 +141,31 @@ func (o *observed) collect(t *testing.T) map[string]metricdata.Metrics {
 }
 
 // value sums the data points of a counter, gauge or histogram (its count)
-// whose attributes include want.
+// whose attributes include want. A metric not recorded is an error.
 func value(t *testing.T, ms map[string]metricdata.Metrics, name string, want ...attribute.KeyValue) float64 {
 	t.Helper()
-	m, ok := ms[name]
+	v, ok := sum(t, ms, name, want...)
 	if !ok {
 		t.Errorf("no metric %s", name)
 		return -1
+	}
+	return v
+}
+
+// current is value for a condition polled until it holds: a metric not
+// recorded yet (a counter before its first add) counts 0.
+func current(t *testing.T, ms map[string]metricdata.Metrics, name string, want ...attribute.KeyValue) float64 {
+	t.Helper()
+	v, _ := sum(t, ms, name, want...)
+	return v
+}
+
+// sum is value's sum, and whether the metric was recorded at all.
+func sum(t *testing.T, ms map[string]metricdata.Metrics, name string, want ...attribute.KeyValue) (float64, bool) {
+	t.Helper()
+	m, ok := ms[name]
+	if !ok {
+		return 0, false
 	}
 	has := func(set attribute.Set) bool {
 		for _, kv := range want {
@@ -157,36 +175,36 @@ func value(t *testing.T, ms map[string]metricdata.Metrics, name string, want ...
 		}
 		return true
 	}
-	var sum float64
+	var total float64
 	switch d := m.Data.(type) {
 	case metricdata.Sum[int64]:
 		for _, p := range d.DataPoints {
 			if has(p.Attributes) {
-				sum += float64(p.Value)
+				total += float64(p.Value)
 			}
 		}
 	case metricdata.Gauge[int64]:
 		for _, p := range d.DataPoints {
 			if has(p.Attributes) {
-				sum += float64(p.Value)
+				total += float64(p.Value)
 			}
 		}
 	case metricdata.Gauge[float64]:
 		for _, p := range d.DataPoints {
 			if has(p.Attributes) {
-				sum += p.Value
+				total += p.Value
 			}
 		}
 	case metricdata.Histogram[float64]:
 		for _, p := range d.DataPoints {
 			if has(p.Attributes) {
-				sum += float64(p.Count)
+				total += float64(p.Count)
 			}
 		}
 	default:
 		t.Fatalf("%s: unexpected data %T", name, m.Data)
 	}
-	return sum
+	return total, true
 }
 
 // wantValue checks value(name, attrs) == want.
@@ -443,7 +461,7 @@ func testEnqueueTelemetry(t *testing.T, db *gorm.DB) {
 		t.Error("the worker's attempt span has a parent: it should start a trace of its own, linked")
 	}
 	waitFor(t, "the delivery's outcome", func() bool {
-		return value(t, worker.collect(t), "webhook.deliveries", attribute.String("webhook.outcome", "succeeded")) == 1
+		return current(t, worker.collect(t), "webhook.deliveries", attribute.String("webhook.outcome", "succeeded")) == 1
 	})
 	ms := worker.collect(t)
 	wantValue(t, ms, 1, "webhook.delivery.duration", attribute.Bool("webhook.queued", true))
@@ -479,7 +497,7 @@ func testGauges(t *testing.T, db *gorm.DB) {
 	// crm answers 500: its circuit opens, its delivery waits an hour.
 	waitFor(t, "the open circuit and the request in flight", func() bool {
 		ms := o.collect(t)
-		return value(t, ms, "webhook.circuits.open") == 1 && value(t, ms, "http.client.active_requests") == 1
+		return current(t, ms, "webhook.circuits.open") == 1 && current(t, ms, "http.client.active_requests") == 1
 	})
 	// Due deliveries for crm now wait behind its open circuit.
 	for range 2 {
@@ -489,7 +507,7 @@ func testGauges(t *testing.T, db *gorm.DB) {
 	}
 	// slow's two new ones join its first in flight.
 	waitFor(t, "three requests in flight", func() bool {
-		return value(t, o.collect(t), "http.client.active_requests", attribute.String("server.address", "127.0.0.1")) == 3
+		return current(t, o.collect(t), "http.client.active_requests", attribute.String("server.address", "127.0.0.1")) == 3
 	})
 	ms := o.collect(t)
 	// Pending: crm's retry and its two new ones; slow's first (in flight)
